@@ -1,0 +1,449 @@
+//! The plan of a dataflow pipeline: a serializable description of its stages.
+//!
+//! A plan is what the `#[pipeline]` attribute learns from a declaration: every input, every stage (its kind,
+//! its parameters, its source text and line) and how the stages connect. The macro builds it at compile
+//! time and embeds it in the generated pipeline type; the runtime prints it (`--explain`), renders it as a
+//! Graphviz DOT or Mermaid graph, and derives the pipeline's version from it ([`Plan::fingerprint`]).
+//!
+//! This crate depends on serde only, so that both the proc-macro crate and the runtime can share it
+//! without pulling in timely.
+//!
+//! # Examples
+//!
+//! ```
+//! use dataflow_plan::{Node, Plan, StageKind};
+//!
+//! let mut plan = Plan::new("word_count", "(String, u64)");
+//! let lines = plan.push(Node::input("lines", "String"));
+//! let words = plan.push(Node::stage(StageKind::FlatMap, vec![lines], "|l| l.split(' ')", 3));
+//! plan.output = words;
+//! assert_eq!(plan.nodes[words].inputs, vec![lines]);
+//! assert_eq!(plan.fingerprint().len(), 16);
+//! assert!(plan.to_mermaid().contains("flat_map"));
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Write as _};
+
+/// The kind of a plan node: an input, or one of the stages a pipeline body may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// A pipeline input (a parameter of the declared function).
+    Input,
+    /// `map(|r| ..)`: one output per record.
+    Map,
+    /// `filter(|r| ..)`: keeps the records for which the predicate holds.
+    Filter,
+    /// `filter_map(|r| ..)`: maps and keeps the `Some` results.
+    FilterMap,
+    /// `flat_map(|r| ..)`: any number of outputs per record.
+    FlatMap,
+    /// `key(|r| ..)`: pairs each record with its key, `(key, record)`.
+    Key,
+    /// `event_time(|r| ..)`: the record's event time in milliseconds, taken from the data.
+    EventTime,
+    /// `window(spec)`: assigns keyed records to event-time windows.
+    Window,
+    /// `reduce(|key, rows| ..)`: one output per key from all of the key's records.
+    Reduce,
+    /// `count()`: the number of records per key.
+    Count,
+    /// `sum(|r| ..)`: the sum of a value per key.
+    Sum,
+    /// `min(|r| ..)`: the least value per key.
+    Min,
+    /// `max(|r| ..)`: the greatest value per key.
+    Max,
+    /// `mean(|r| ..)`: the arithmetic mean of a value per key.
+    Mean,
+    /// `aggregate(|a| (..))`: several built-in aggregates per key in one pass.
+    Aggregate,
+    /// `distinct()`: each distinct record once.
+    Distinct,
+    /// `join(other)`: pairs records of two keyed streams with equal keys.
+    Join,
+    /// `union(other)`: all records of both streams.
+    Union,
+    /// `scan(init, |state, record, emit| ..)`: ordered per-key state over event time.
+    Scan,
+}
+
+impl StageKind {
+    /// The stage's name as written in a pipeline body (`flat_map`, `reduce`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKind::Input => "input",
+            StageKind::Map => "map",
+            StageKind::Filter => "filter",
+            StageKind::FilterMap => "filter_map",
+            StageKind::FlatMap => "flat_map",
+            StageKind::Key => "key",
+            StageKind::EventTime => "event_time",
+            StageKind::Window => "window",
+            StageKind::Reduce => "reduce",
+            StageKind::Count => "count",
+            StageKind::Sum => "sum",
+            StageKind::Min => "min",
+            StageKind::Max => "max",
+            StageKind::Mean => "mean",
+            StageKind::Aggregate => "aggregate",
+            StageKind::Distinct => "distinct",
+            StageKind::Join => "join",
+            StageKind::Union => "union",
+            StageKind::Scan => "scan",
+        }
+    }
+}
+
+impl fmt::Display for StageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the runtime executes a node. Chosen by the plan compiler; shown by `--explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Physical {
+    /// A differential input collection fed by a runner.
+    Input,
+    /// Stateless stages fused into one timely operator: no channel between them.
+    Fused,
+    /// A hash-table operator keeping one accumulator per key, exchanged by key. Used for the abelian
+    /// built-in aggregates and `distinct`: its output equals differential's `reduce`, update for update.
+    HashAggregate,
+    /// Differential-dataflow's arrangement plus `reduce`, for arbitrary per-key logic.
+    ArrangeReduce,
+    /// Differential-dataflow's arrangement plus `join`.
+    ArrangeJoin,
+    /// Concatenation of two streams.
+    Concat,
+    /// Event-time windowing, keyed and exchanged by key.
+    WindowAggregate,
+    /// Ordered per-key state, exchanged by key.
+    KeyedScan,
+}
+
+/// One node of a plan: an input or a stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Position in [`Plan::nodes`].
+    pub id: usize,
+    /// What the node does.
+    pub kind: StageKind,
+    /// The input's name for [`StageKind::Input`], otherwise the stage's name (its kind unless renamed).
+    pub name: String,
+    /// The nodes this node reads from (one for most stages, two for `join` and `union`).
+    pub inputs: Vec<usize>,
+    /// Parameters shown in the plan, such as the record type of an input or a window's size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, String)>,
+    /// The stage's arguments as written in the declaration (whitespace normalized).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// The line of the declaration the stage is written on (0 when unknown).
+    #[serde(default)]
+    pub line: u32,
+    /// How the runtime executes the node.
+    pub physical: Physical,
+}
+
+impl Node {
+    /// An input node named `name` carrying records of type `ty`.
+    pub fn input(name: &str, ty: &str) -> Node {
+        Node {
+            id: 0,
+            kind: StageKind::Input,
+            name: name.to_string(),
+            inputs: Vec::new(),
+            params: vec![("type".to_string(), ty.to_string())],
+            source: String::new(),
+            line: 0,
+            physical: Physical::Input,
+        }
+    }
+
+    /// A stage node of `kind`, reading from `inputs`, written as `source` on `line`.
+    pub fn stage(kind: StageKind, inputs: Vec<usize>, source: &str, line: u32) -> Node {
+        Node {
+            id: 0,
+            kind,
+            name: kind.as_str().to_string(),
+            inputs,
+            params: Vec::new(),
+            source: normalize_whitespace(source),
+            line,
+            physical: physical_for(kind),
+        }
+    }
+
+    /// A short label: `#3 map`, plus the source text when there is one.
+    pub fn label(&self) -> String {
+        match self.kind {
+            StageKind::Input => format!("#{} input {}", self.id, self.name),
+            _ if self.source.is_empty() => format!("#{} {}", self.id, self.name),
+            _ => format!("#{} {}({})", self.id, self.name, self.source),
+        }
+    }
+}
+
+/// The physical operator the runtime uses for a stage kind.
+pub fn physical_for(kind: StageKind) -> Physical {
+    match kind {
+        StageKind::Input => Physical::Input,
+        StageKind::Map
+        | StageKind::Filter
+        | StageKind::FilterMap
+        | StageKind::FlatMap
+        | StageKind::Key
+        | StageKind::EventTime => Physical::Fused,
+        StageKind::Count
+        | StageKind::Sum
+        | StageKind::Min
+        | StageKind::Max
+        | StageKind::Mean
+        | StageKind::Aggregate
+        | StageKind::Distinct => Physical::HashAggregate,
+        StageKind::Reduce => Physical::ArrangeReduce,
+        StageKind::Join => Physical::ArrangeJoin,
+        StageKind::Union => Physical::Concat,
+        StageKind::Window => Physical::WindowAggregate,
+        StageKind::Scan => Physical::KeyedScan,
+    }
+}
+
+/// Collapses every run of whitespace to one space, so that reformatting code does not change a plan.
+pub fn normalize_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The description of a whole pipeline: its nodes in topological order and which one is the output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The pipeline's name: the declared function's name.
+    pub pipeline: String,
+    /// The output record type, as written in the declaration.
+    pub output_type: String,
+    /// Every node; a node's inputs always come before it.
+    pub nodes: Vec<Node>,
+    /// The node whose records are the pipeline's output.
+    pub output: usize,
+}
+
+impl Plan {
+    /// An empty plan for the pipeline `pipeline` producing records of type `output_type`.
+    pub fn new(pipeline: &str, output_type: &str) -> Plan {
+        Plan {
+            pipeline: pipeline.to_string(),
+            output_type: output_type.to_string(),
+            nodes: Vec::new(),
+            output: 0,
+        }
+    }
+
+    /// Appends a node, assigning its id, and returns the id.
+    pub fn push(&mut self, mut node: Node) -> usize {
+        node.id = self.nodes.len();
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    /// The input nodes, in declaration order.
+    pub fn inputs(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.kind == StageKind::Input)
+    }
+
+    /// The pipeline's version: 16 hex digits of a 64-bit FNV-1a hash over the plan's kinds, names, edges,
+    /// parameters and source texts. Line numbers and formatting do not count, so moving or reformatting a
+    /// declaration keeps its version while changing any stage's logic gives a new one.
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Fnv1a::default();
+        hash.write(self.pipeline.as_bytes());
+        hash.write(self.output_type.as_bytes());
+        for node in &self.nodes {
+            hash.write(node.kind.as_str().as_bytes());
+            hash.write(node.name.as_bytes());
+            for input in &node.inputs {
+                hash.write(&(*input as u64).to_le_bytes());
+            }
+            for (k, v) in &node.params {
+                hash.write(k.as_bytes());
+                hash.write(v.as_bytes());
+            }
+            hash.write(node.source.as_bytes());
+        }
+        hash.write(&(self.output as u64).to_le_bytes());
+        format!("{:016x}", hash.0)
+    }
+
+    /// The plan as indented text, one line per node, for `--explain`.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "pipeline {} -> {} (version {})\n",
+            self.pipeline,
+            self.output_type,
+            self.fingerprint()
+        );
+        for node in &self.nodes {
+            let from = if node.inputs.is_empty() {
+                String::new()
+            } else {
+                let ids: Vec<String> = node.inputs.iter().map(|i| format!("#{i}")).collect();
+                format!(" <- {}", ids.join(", "))
+            };
+            let params: Vec<String> = node
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let params = if params.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", params.join(", "))
+            };
+            let line = if node.line > 0 {
+                format!(" line {}", node.line)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {}{}{} : {:?}{}{}",
+                node.label(),
+                params,
+                from,
+                node.physical,
+                line,
+                if node.id == self.output {
+                    " => output"
+                } else {
+                    ""
+                }
+            );
+        }
+        out
+    }
+
+    /// The plan as a Graphviz DOT digraph.
+    pub fn to_dot(&self) -> String {
+        let mut out = format!("digraph \"{}\" {{\n  rankdir=TB;\n", escape(&self.pipeline));
+        for node in &self.nodes {
+            let shape = if node.kind == StageKind::Input {
+                "ellipse"
+            } else {
+                "box"
+            };
+            let _ = writeln!(
+                out,
+                "  n{} [shape={}, label=\"{}\\n{:?}\"];",
+                node.id,
+                shape,
+                escape(&node.label()),
+                node.physical
+            );
+            for input in &node.inputs {
+                let _ = writeln!(out, "  n{} -> n{};", input, node.id);
+            }
+        }
+        let _ = writeln!(out, "  output [shape=doublecircle, label=\"output\"];");
+        let _ = writeln!(out, "  n{} -> output;\n}}", self.output);
+        out
+    }
+
+    /// The plan as a Mermaid flowchart.
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart TD\n");
+        for node in &self.nodes {
+            let label = mermaid_escape(&node.label());
+            if node.kind == StageKind::Input {
+                let _ = writeln!(out, "  n{}([\"{}\"])", node.id, label);
+            } else {
+                let _ = writeln!(out, "  n{}[\"{}\"]", node.id, label);
+            }
+            for input in &node.inputs {
+                let _ = writeln!(out, "  n{} --> n{}", input, node.id);
+            }
+        }
+        let _ = writeln!(out, "  n{} --> output((output))", self.output);
+        out
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn mermaid_escape(text: &str) -> String {
+    text.replace('"', "#quot;")
+}
+
+/// 64-bit FNV-1a: tiny, stable across platforms and Rust versions, good enough for a version tag.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // Separate fields so that ("ab", "c") and ("a", "bc") hash differently.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Plan {
+        let mut plan = Plan::new("p", "u64");
+        let a = plan.push(Node::input("a", "u64"));
+        let m = plan.push(Node::stage(StageKind::Map, vec![a], "|x|   x + 1", 4));
+        plan.output = m;
+        plan
+    }
+
+    #[test]
+    fn fingerprint_ignores_lines_and_whitespace_but_not_logic() {
+        let base = sample();
+        let mut moved = sample();
+        moved.nodes[1].line = 40;
+        moved.nodes[1].source = normalize_whitespace("|x|\n x + 1");
+        assert_eq!(base.fingerprint(), moved.fingerprint());
+        let mut changed = sample();
+        changed.nodes[1].source = "|x| x + 2".into();
+        assert_ne!(base.fingerprint(), changed.fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_is_stable_across_releases() {
+        // A change here changes every pipeline's version: only do it on purpose.
+        assert_eq!(sample().fingerprint(), "81606bf28d1ba77f");
+    }
+
+    #[test]
+    fn renders_every_format() {
+        let plan = sample();
+        assert!(plan.to_text().contains("#1 map(|x| x + 1) <- #0 : Fused line 4 => output"));
+        assert!(plan.to_dot().contains("n0 -> n1;"));
+        assert!(plan.to_mermaid().contains("n0 --> n1"));
+        let json = serde_json::to_string(&plan).unwrap();
+        let back: Plan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, plan);
+    }
+}
