@@ -1,1 +1,19 @@
-//! placeholder
+//! The `#[pipeline]` attribute of `dataflow-core`.
+//!
+//! This crate only parses and delegates: the declaration is read into a model (`model`), checked against
+//! the stage descriptions (`stages`, `check`), which also builds the plan, and expanded (`expand`). All
+//! of it works on `proc_macro2` types, so it is tested with plain `#[test]`s. Use the attribute through
+//! `dataflow_core::pipeline`; its documentation lives there.
+
+mod check;
+mod expand;
+mod model;
+mod stages;
+
+use proc_macro::TokenStream;
+
+/// Turns a function into a pipeline. See `dataflow_core` for the stages and an example.
+#[proc_macro_attribute]
+pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::pipeline(attr.into(), item.into()).into()
+}

@@ -1,0 +1,445 @@
+//! Built-in aggregates and the hash-table operator that maintains them.
+//!
+//! Every built-in aggregate is *abelian*: its accumulator can take a record away as well as add it
+//! (`min` and `max` keep a count per value to do so). That lets one operator keep one accumulator per
+//! key and still produce exactly what differential-dataflow's `reduce` produces, retractions included:
+//!
+//! ```text
+//!  time  input (key, value, diff)      accumulator      output (key, result, diff)
+//!   0    (a, 3, +1) (a, 4, +1)         a: sum 7          (a, 7, +1)
+//!   1    (a, 3, -1) (b, 1, +1)         a: 4, b: 1        (a, 7, -1) (a, 4, +1) (b, 1, +1)
+//!   2    (a, 4, -1)                    a: gone           (a, 4, -1)
+//! ```
+//!
+//! Updates for a time are applied as they arrive when that time is the least one still open, so a
+//! batch run holds one accumulator per key and never buffers its input; a time is emitted once the
+//! input frontier has passed it.
+
+use crate::context::{Context, catch_user};
+use crate::{F64, Record};
+use differential_dataflow::{AsCollection, Hashable, VecCollection};
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::Operator;
+
+/// An abelian aggregate of values `V`: an accumulator that records can be added to and taken from.
+pub trait Accumulator<V>: 'static {
+    /// The per-key accumulator.
+    type State: Default + 'static;
+    /// The aggregate's result.
+    type Output: 'static;
+    /// Adds `value` to `state` `diff` times (a negative `diff` takes it away).
+    fn update(&mut self, state: &mut Self::State, value: &V, diff: isize);
+    /// The result for a key whose records number `count` (always positive); `None` if the
+    /// accumulator holds no result (only possible when a closure gave different values for the same
+    /// record when it was added and when it was taken away).
+    fn output(&self, state: &Self::State, count: isize) -> Option<Self::Output>;
+}
+
+/// Values that can be summed exactly: integers and decimals. Floating-point sums depend on the order
+/// of the additions, which would let a stream's answer differ from a batch's, so `f64` is left out.
+pub trait Summable: Default + Clone + 'static {
+    /// Adds `value` times `times` (which may be negative) to `self`.
+    fn add_times(&mut self, value: &Self, times: isize);
+    /// The value as a float, for `mean`.
+    fn to_f64(&self) -> f64;
+}
+
+macro_rules! summable_int {
+    ($($t:ty),*) => {$(
+        impl Summable for $t {
+            #[inline]
+            fn add_times(&mut self, value: &Self, times: isize) {
+                // Wrapping arithmetic keeps unsigned sums right under retractions.
+                *self = self.wrapping_add(value.wrapping_mul(times as $t));
+            }
+            #[inline]
+            fn to_f64(&self) -> f64 {
+                *self as f64
+            }
+        }
+    )*};
+}
+summable_int!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+#[cfg(feature = "decimal")]
+impl Summable for rust_decimal::Decimal {
+    #[inline]
+    fn add_times(&mut self, value: &Self, times: isize) {
+        *self += *value * rust_decimal::Decimal::from(times as i64);
+    }
+    fn to_f64(&self) -> f64 {
+        use rust_decimal::prelude::ToPrimitive;
+        ToPrimitive::to_f64(self).unwrap_or(f64::NAN)
+    }
+}
+
+/// `count()`: the number of records.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Count;
+
+impl<V> Accumulator<V> for Count {
+    type State = ();
+    type Output = u64;
+    #[inline]
+    fn update(&mut self, _state: &mut (), _value: &V, _diff: isize) {}
+    #[inline]
+    fn output(&self, _state: &(), count: isize) -> Option<u64> {
+        Some(count as u64)
+    }
+}
+
+/// Set semantics: the key is present while it has records. Used by `distinct`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Presence;
+
+impl<V> Accumulator<V> for Presence {
+    type State = ();
+    type Output = ();
+    #[inline]
+    fn update(&mut self, _state: &mut (), _value: &V, _diff: isize) {}
+    #[inline]
+    fn output(&self, _state: &(), _count: isize) -> Option<()> {
+        Some(())
+    }
+}
+
+/// `sum(|r| ..)`: the exact sum of a value.
+pub struct Sum<F, N> {
+    f: F,
+    _n: PhantomData<fn() -> N>,
+}
+
+impl<F, N> Sum<F, N> {
+    /// Sums the values `f` takes from the records.
+    pub fn new(f: F) -> Self {
+        Sum { f, _n: PhantomData }
+    }
+}
+
+impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Sum<F, N> {
+    type State = N;
+    type Output = N;
+    #[inline]
+    fn update(&mut self, state: &mut N, value: &V, diff: isize) {
+        state.add_times(&(self.f)(value), diff);
+    }
+    #[inline]
+    fn output(&self, state: &N, _count: isize) -> Option<N> {
+        Some(state.clone())
+    }
+}
+
+/// `mean(|r| ..)`: the arithmetic mean of a value, from its exact sum and count.
+pub struct Mean<F, N> {
+    f: F,
+    _n: PhantomData<fn() -> N>,
+}
+
+impl<F, N> Mean<F, N> {
+    /// Averages the values `f` takes from the records.
+    pub fn new(f: F) -> Self {
+        Mean { f, _n: PhantomData }
+    }
+}
+
+impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Mean<F, N> {
+    type State = N;
+    type Output = F64;
+    #[inline]
+    fn update(&mut self, state: &mut N, value: &V, diff: isize) {
+        state.add_times(&(self.f)(value), diff);
+    }
+    #[inline]
+    fn output(&self, state: &N, count: isize) -> Option<F64> {
+        Some(F64(state.to_f64() / count as f64))
+    }
+}
+
+/// `min(|r| ..)`: the least value. Keeps a count per distinct value so records can be retracted.
+pub struct Min<F, N> {
+    f: F,
+    _n: PhantomData<fn() -> N>,
+}
+
+impl<F, N> Min<F, N> {
+    /// The least of the values `f` takes from the records.
+    pub fn new(f: F) -> Self {
+        Min { f, _n: PhantomData }
+    }
+}
+
+/// `max(|r| ..)`: the greatest value. Keeps a count per distinct value so records can be retracted.
+pub struct Max<F, N> {
+    f: F,
+    _n: PhantomData<fn() -> N>,
+}
+
+impl<F, N> Max<F, N> {
+    /// The greatest of the values `f` takes from the records.
+    pub fn new(f: F) -> Self {
+        Max { f, _n: PhantomData }
+    }
+}
+
+fn count_value<N: Ord>(state: &mut BTreeMap<N, isize>, value: N, diff: isize) {
+    match state.get_mut(&value) {
+        Some(count) => {
+            *count += diff;
+            if *count == 0 {
+                state.remove(&value);
+            }
+        }
+        None => {
+            state.insert(value, diff);
+        }
+    }
+}
+
+impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> for Min<F, N> {
+    type State = BTreeMap<N, isize>;
+    type Output = N;
+    #[inline]
+    fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
+        count_value(state, (self.f)(value), diff);
+    }
+    fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
+        state.keys().next().cloned()
+    }
+}
+
+impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> for Max<F, N> {
+    type State = BTreeMap<N, isize>;
+    type Output = N;
+    #[inline]
+    fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
+        count_value(state, (self.f)(value), diff);
+    }
+    fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
+        state.keys().next_back().cloned()
+    }
+}
+
+macro_rules! tuple_accumulator {
+    ($($a:ident $i:tt),+) => {
+        impl<V, $($a: Accumulator<V>),+> Accumulator<V> for ($($a,)+) {
+            type State = ($($a::State,)+);
+            type Output = ($($a::Output,)+);
+            #[inline]
+            fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
+                $( self.$i.update(&mut state.$i, value, diff); )+
+            }
+            #[inline]
+            fn output(&self, state: &Self::State, count: isize) -> Option<Self::Output> {
+                Some(($( self.$i.output(&state.$i, count)?, )+))
+            }
+        }
+    };
+}
+tuple_accumulator!(A 0, B 1);
+tuple_accumulator!(A 0, B 1, C 2);
+tuple_accumulator!(A 0, B 1, C 2, D 3);
+tuple_accumulator!(A 0, B 1, C 2, D 3, E 4);
+tuple_accumulator!(A 0, B 1, C 2, D 3, E 4, G 5);
+
+/// Builds the aggregates of an `aggregate(|a| (a.sum(..), a.count()))` stage, typed by the records `V`
+/// of the keyed stream so that the closures need no annotations.
+pub struct AggregateBuilder<V> {
+    _v: PhantomData<fn(&V)>,
+}
+
+impl<V> AggregateBuilder<V> {
+    pub(crate) fn new() -> Self {
+        AggregateBuilder { _v: PhantomData }
+    }
+
+    /// The number of records.
+    pub fn count(&self) -> Count {
+        Count
+    }
+
+    /// The exact sum of `f` over the records.
+    pub fn sum<N: Summable, F: FnMut(&V) -> N + 'static>(&self, f: F) -> Sum<F, N> {
+        Sum::new(f)
+    }
+
+    /// The mean of `f` over the records.
+    pub fn mean<N: Summable, F: FnMut(&V) -> N + 'static>(&self, f: F) -> Mean<F, N> {
+        Mean::new(f)
+    }
+
+    /// The least value of `f` over the records.
+    pub fn min<N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static>(&self, f: F) -> Min<F, N> {
+        Min::new(f)
+    }
+
+    /// The greatest value of `f` over the records.
+    pub fn max<N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static>(&self, f: F) -> Max<F, N> {
+        Max::new(f)
+    }
+}
+
+/// One key's accumulator, its record count, and the result last emitted for it.
+struct Entry<S, O> {
+    state: S,
+    count: isize,
+    emitted: Option<O>,
+    dirty: bool,
+}
+
+/// Keyed state of a hash aggregate: accumulators plus the keys changed in the open time.
+struct Table<K, V, A: Accumulator<V>> {
+    acc: A,
+    entries: HashMap<K, Entry<A::State, A::Output>>,
+    dirty: Vec<K>,
+    _v: PhantomData<fn(&V)>,
+}
+
+impl<K: Record, V, A: Accumulator<V>> Table<K, V, A>
+where
+    A::Output: Record,
+{
+    #[inline]
+    fn apply(&mut self, key: K, value: &V, diff: isize) {
+        let entry = match self.entries.get_mut(&key) {
+            Some(entry) => entry,
+            None => self.entries.entry(key.clone()).or_insert(Entry {
+                state: Default::default(),
+                count: 0,
+                emitted: None,
+                dirty: false,
+            }),
+        };
+        self.acc.update(&mut entry.state, value, diff);
+        entry.count += diff;
+        if !entry.dirty {
+            entry.dirty = true;
+            self.dirty.push(key);
+        }
+    }
+
+    /// Emits, for every key changed since the last call, the retraction of its old result and its
+    /// new result.
+    fn emit(&mut self, mut give: impl FnMut((K, A::Output), isize)) {
+        for key in self.dirty.drain(..) {
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            entry.dirty = false;
+            let result = if entry.count > 0 {
+                self.acc.output(&entry.state, entry.count)
+            } else {
+                None
+            };
+            if result != entry.emitted {
+                if let Some(old) = entry.emitted.take() {
+                    give((key.clone(), old), -1);
+                }
+                if let Some(new) = &result {
+                    give((key.clone(), new.clone()), 1);
+                }
+                entry.emitted = result;
+            }
+            if entry.count == 0 {
+                self.entries.remove(&key);
+            }
+        }
+    }
+}
+
+/// Maintains `acc` per key of `input`, exchanging records by key, and outputs `(key, result)` changes.
+pub(crate) fn hash_aggregate<'scope, K: Record, V: Record, A: Accumulator<V>>(
+    ctx: &Context,
+    id: usize,
+    input: VecCollection<'scope, u64, (K, V), isize>,
+    acc: A,
+) -> VecCollection<'scope, u64, (K, A::Output), isize>
+where
+    A::Output: Record,
+{
+    let name = ctx.operator_name(id);
+    let ctx = ctx.clone();
+    let pact = Exchange::new(|((key, _), _, _): &((K, V), u64, isize)| key.hashed());
+    input
+        .inner
+        .unary_frontier::<CapacityContainerBuilder<Vec<((K, A::Output), u64, isize)>>, _, _, _>(
+            pact,
+            &name,
+            move |_capability, _info| {
+                let mut table = Table {
+                    acc,
+                    entries: HashMap::new(),
+                    dirty: Vec::new(),
+                    _v: PhantomData,
+                };
+                // The least open time, whose updates are applied as they arrive.
+                let mut open: Option<Capability<u64>> = None;
+                // Later times, buffered until they become the least open time.
+                let mut pending: BTreeMap<u64, (Capability<u64>, Vec<((K, V), isize)>)> =
+                    BTreeMap::new();
+                move |(input, frontier), output| {
+                    let least = frontier.frontier().iter().next().copied();
+                    let complete = |time: u64| least.is_none_or(|least| time < least);
+                    let apply_all = |table: &mut Table<K, V, A>, updates: Vec<((K, V), isize)>| {
+                        let mut updates = updates.into_iter();
+                        while let Err(payload) = catch_user(|| {
+                            for ((key, value), diff) in &mut updates {
+                                table.apply(key, &value, diff);
+                            }
+                        }) {
+                            ctx.report_panic(id, payload);
+                        }
+                    };
+                    // Emit the open time once the frontier has passed it.
+                    if let Some(capability) = open.take_if(|cap| complete(*cap.time())) {
+                        let mut session = output.session(&capability);
+                        table.emit(|record, diff| session.give((record, *capability.time(), diff)));
+                    }
+                    // Buffered times that are complete, in order.
+                    while let Some(entry) = pending.first_entry() {
+                        if !complete(*entry.key()) {
+                            break;
+                        }
+                        let (capability, updates) = entry.remove();
+                        apply_all(&mut table, updates);
+                        let mut session = output.session(&capability);
+                        table.emit(|record, diff| session.give((record, *capability.time(), diff)));
+                    }
+                    // The least open time takes over its buffered updates.
+                    if let Some(least) = least
+                        && let Some((capability, updates)) = pending.remove(&least)
+                    {
+                        open.get_or_insert(capability);
+                        apply_all(&mut table, updates);
+                    }
+                    input.for_each(|capability, data| {
+                        let Some(&time) = capability.least() else {
+                            return;
+                        };
+                        if Some(time) == least {
+                            if open.is_none() {
+                                open = capability.retain_least(0);
+                            }
+                            let mut updates = data.drain(..);
+                            while let Err(payload) = catch_user(|| {
+                                for ((key, value), _time, diff) in &mut updates {
+                                    table.apply(key, &value, diff);
+                                }
+                            }) {
+                                ctx.report_panic(id, payload);
+                            }
+                        } else {
+                            let slot = pending.entry(time).or_insert_with(|| {
+                                (capability.delayed(&time, 0), Vec::new())
+                            });
+                            slot.1.extend(data.drain(..).map(|(record, _time, diff)| (record, diff)));
+                        }
+                    });
+                }
+            },
+        )
+        .as_collection()
+}

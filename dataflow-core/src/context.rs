@@ -1,0 +1,162 @@
+//! The context a pipeline's operators share: its plan, and the failures its user code reported.
+
+use crate::plan::{Plan, StageKind};
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+
+/// How many failures a context keeps in detail; further ones are only counted.
+const KEPT_FAILURES: usize = 100;
+
+/// What the operators of one running pipeline share: which pipeline they belong to, its plan, and the
+/// failures of user code (a panicking closure) reported while it runs.
+///
+/// Cheap to clone; clones share their failure list.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    plan: &'static Plan,
+    failures: Mutex<Vec<StageFailure>>,
+    failure_count: AtomicU64,
+}
+
+impl Context {
+    /// A context for a pipeline with `plan`.
+    pub fn new(plan: &'static Plan) -> Context {
+        install_quiet_panic_hook();
+        Context {
+            inner: Arc::new(Inner {
+                plan,
+                failures: Mutex::new(Vec::new()),
+                failure_count: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The plan of the pipeline this context runs.
+    pub fn plan(&self) -> &'static Plan {
+        self.inner.plan
+    }
+
+    /// A display name for the operator that runs `stage`: `daily_sales/#3 map`.
+    pub fn operator_name(&self, stage: usize) -> String {
+        let plan = self.inner.plan;
+        match plan.nodes.get(stage) {
+            Some(node) => format!("{}/#{} {}", plan.pipeline, node.id, node.name),
+            None => format!("{}/#{stage}", plan.pipeline),
+        }
+    }
+
+    /// Records that user code of `stage` panicked with `payload`. The record it was processing is not
+    /// passed on, and the run ends with an error naming the stage.
+    pub fn report_panic(&self, stage: usize, payload: Box<dyn Any + Send>) {
+        let message = panic_message(payload.as_ref());
+        self.report(stage, message);
+    }
+
+    /// Records a failure of `stage` with `message`.
+    pub fn report(&self, stage: usize, message: String) {
+        self.inner.failure_count.fetch_add(1, Ordering::Relaxed);
+        let mut failures = self
+            .inner
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if failures.len() < KEPT_FAILURES {
+            let node = self.inner.plan.nodes.get(stage);
+            failures.push(StageFailure {
+                pipeline: self.inner.plan.pipeline.clone(),
+                stage,
+                kind: node.map_or(StageKind::Map, |n| n.kind),
+                source: node.map(|n| n.source.clone()).unwrap_or_default(),
+                line: node.map_or(0, |n| n.line),
+                message,
+            });
+        }
+    }
+
+    /// How many failures were reported in all.
+    pub fn failure_count(&self) -> u64 {
+        self.inner.failure_count.load(Ordering::Relaxed)
+    }
+
+    /// The first failures reported (at most 100).
+    pub fn failures(&self) -> Vec<StageFailure> {
+        self.inner
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// A failure of user code inside a stage: a closure that panicked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageFailure {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The stage's node id in the plan.
+    pub stage: usize,
+    /// The stage's kind.
+    pub kind: StageKind,
+    /// The stage's arguments as declared.
+    pub source: String,
+    /// The line the stage is declared on.
+    pub line: u32,
+    /// The panic message.
+    pub message: String,
+}
+
+impl fmt::Display for StageFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stage #{} `{}` of pipeline `{}` (line {}: `{}`) panicked: {}",
+            self.stage, self.kind, self.pipeline, self.line, self.source, self.message
+        )
+    }
+}
+
+thread_local! {
+    static IN_USER_CODE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs, once per process, a panic hook that stays quiet for panics in user closures (they are
+/// reported with their stage instead) and defers to the previous hook for everything else.
+fn install_quiet_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_USER_CODE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs user code, catching a panic instead of unwinding through the dataflow.
+#[inline]
+pub(crate) fn catch_user<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+    IN_USER_CODE.with(|flag| flag.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_USER_CODE.with(|flag| flag.set(false));
+    result
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    }
+}

@@ -1,0 +1,228 @@
+//! Writes the code for a checked declaration: a type implementing `dataflow_core::Pipeline`, with the
+//! plan embedded and the graph built from the user's own closures.
+
+use crate::check::{self, Checked};
+use crate::model::{self, Arg, Chain, Errors, PipelineFn};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn};
+
+/// Expands `#[pipeline]` with arguments `attr` on `item`.
+pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    if !attr.is_empty() {
+        errors.spanning(&attr, "`#[pipeline]` takes no arguments");
+    }
+    let item: ItemFn = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(error) => return error.to_compile_error(),
+    };
+    let Some(mut declared) = model::lower(&item, &mut errors) else {
+        return report(errors, TokenStream::new());
+    };
+    let checked = check::check(&mut declared, &mut errors);
+    if !errors.is_empty() {
+        // Still declare the type, so that code using it shows no follow-on errors.
+        return report(errors, fallback(&declared));
+    }
+    match generate(&declared, &checked) {
+        Ok(tokens) => tokens,
+        Err(error) => error.to_compile_error(),
+    }
+}
+
+fn report(errors: Errors, tokens: TokenStream) -> TokenStream {
+    let errors = errors
+        .combined()
+        .map(|e| e.to_compile_error())
+        .unwrap_or_default();
+    quote!(#errors #tokens)
+}
+
+/// `daily_sales` -> `DailySales`.
+pub fn type_name(name: &Ident) -> Ident {
+    let camel: String = name
+        .to_string()
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format_ident!("{}", camel, span = name.span())
+}
+
+fn docs(declared: &PipelineFn) -> TokenStream {
+    let attrs = &declared.attrs;
+    let has_doc = attrs.iter().any(|a| a.path().is_ident("doc"));
+    let name = declared.name.to_string();
+    let default = format!(" The `{name}` pipeline, declared with `#[pipeline]`.");
+    if has_doc {
+        quote!(#(#attrs)*)
+    } else {
+        quote!(#[doc = #default] #(#attrs)*)
+    }
+}
+
+fn signature_types(declared: &PipelineFn) -> (TokenStream, TokenStream) {
+    let tys = declared.inputs.iter().map(|i| &i.ty);
+    let output = &declared.output;
+    (quote!((#(#tys,)*)), quote!(#output))
+}
+
+fn fallback(declared: &PipelineFn) -> TokenStream {
+    let vis = &declared.vis;
+    let ty = type_name(&declared.name);
+    let docs = docs(declared);
+    let (inputs, output) = signature_types(declared);
+    let name = declared.name.to_string();
+    quote! {
+        #docs
+        #vis struct #ty;
+        impl ::dataflow_core::Pipeline for #ty {
+            type Inputs = #inputs;
+            type Output = #output;
+            const NAME: &'static str = #name;
+            fn plan() -> &'static ::dataflow_core::plan::Plan {
+                ::core::unreachable!("the pipeline declaration has errors")
+            }
+            fn build<'scope>(
+                _ctx: &::dataflow_core::Context,
+                _inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
+            ) -> ::dataflow_core::__private::VecCollection<'scope, u64, Self::Output, isize> {
+                ::core::unreachable!("the pipeline declaration has errors")
+            }
+        }
+    }
+}
+
+fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream> {
+    let vis = &declared.vis;
+    let ty = type_name(&declared.name);
+    let docs = docs(declared);
+    let (inputs_ty, output_ty) = signature_types(declared);
+    let name = declared.name.to_string();
+    let plan_json = serde_json::to_string(&checked.plan)
+        .map_err(|e| syn::Error::new(Span::call_site(), format!("cannot encode the plan: {e}")))?;
+    let body = declared.body.as_ref().ok_or_else(|| {
+        syn::Error::new(declared.name.span(), "the pipeline has no body")
+    })?;
+
+    let input_names: Vec<&Ident> = declared.inputs.iter().map(|i| &i.name).collect();
+    let shared = |name: &Ident| checked.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
+    let bindings = body.bindings.iter().map(|binding| {
+        let name = &binding.name;
+        let chain = chain_tokens(&binding.chain, &shared);
+        if shared(name) {
+            quote!(let #name = #chain.materialize();)
+        } else {
+            quote!(let #name = #chain;)
+        }
+    });
+    let result = chain_tokens(&body.result, &shared);
+    let collect = quote_spanned!(declared.output.span()=> .collection());
+
+    Ok(quote! {
+        #docs
+        #vis struct #ty;
+
+        impl ::dataflow_core::Pipeline for #ty {
+            type Inputs = #inputs_ty;
+            type Output = #output_ty;
+            const NAME: &'static str = #name;
+
+            fn plan() -> &'static ::dataflow_core::plan::Plan {
+                static PLAN: ::dataflow_core::__private::OnceLock<::dataflow_core::plan::Plan> =
+                    ::dataflow_core::__private::OnceLock::new();
+                PLAN.get_or_init(|| ::dataflow_core::__private::parse_plan(#plan_json))
+            }
+
+            #[allow(clippy::redundant_clone, clippy::let_and_return)]
+            fn build<'scope>(
+                __ctx: &::dataflow_core::Context,
+                __inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
+            ) -> ::dataflow_core::__private::VecCollection<'scope, u64, Self::Output, isize> {
+                let (#(#input_names,)*) = __inputs;
+                #( let #input_names = ::dataflow_core::__private::Flow::new(__ctx, #input_names); )*
+                #( #bindings )*
+                #result #collect
+            }
+        }
+    })
+}
+
+fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
+    let root = &chain.root;
+    let mut tokens = if shared(root) {
+        quote!(#root.clone())
+    } else {
+        quote!(#root)
+    };
+    for call in &chain.calls {
+        let method = &call.method;
+        let id = call.id;
+        let args = call.args.iter().map(|arg| match arg {
+            Arg::Expr(expr) => quote!(#expr),
+            Arg::Flow(other) => chain_tokens(other, shared),
+        });
+        tokens = quote_spanned!(method.span()=> #tokens.#method(#id, #(#args),*));
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(source: &str) -> String {
+        let item: TokenStream = source.parse().unwrap();
+        pipeline(TokenStream::new(), item).to_string()
+    }
+
+    #[test]
+    fn names_the_type_in_camel_case() {
+        let ident = Ident::new("daily_sales", Span::call_site());
+        assert_eq!(type_name(&ident).to_string(), "DailySales");
+    }
+
+    #[test]
+    fn expands_a_chain_into_flow_calls() {
+        let out = expand(
+            "fn word_count(lines: Stream<String>) -> Stream<(String, u64)> { \
+             lines.flat_map(|l| l.split(' ').map(String::from).collect::<Vec<_>>()).key(|w| w.clone()).count() }",
+        );
+        assert!(out.contains("struct WordCount"), "{out}");
+        assert!(out.contains(". flat_map (1usize"), "{out}");
+        assert!(out.contains(". key (2usize"), "{out}");
+        assert!(out.contains(". count (3usize ,)"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn reports_every_mistake_at_once() {
+        let out = expand(
+            "fn p(a: Stream<u32>) -> Stream<u32> { a.mapp(|x| x).reduce(|k, r| 1).sum(|x, y| x) }",
+        );
+        assert!(out.contains("unknown stage `mapp`: did you mean `map`?"), "{out}");
+        assert!(out.contains("`reduce` needs a `key` stage before it"), "{out}");
+        assert!(out.contains("`sum` takes a closure with 1 parameter"), "{out}");
+        // The type is still declared, so its users see no follow-on errors.
+        assert!(out.contains("struct P"), "{out}");
+    }
+
+    #[test]
+    fn shared_bindings_are_materialized_and_cloned() {
+        let out = expand(
+            "fn p(a: Stream<(u32, u32)>) -> Stream<(u32, (u32, u32))> { \
+             let keyed = a.key(|x| x.0); keyed.join(keyed.filter(|x| x.1 > 0)).map(|(k, (l, r))| (k, (l.1, r.1))) }",
+        );
+        assert!(out.contains("let keyed = a . key (1usize"), "{out}");
+        assert!(out.contains(". materialize ()"), "{out}");
+        assert!(out.contains("keyed . clone ()"), "{out}");
+    }
+}

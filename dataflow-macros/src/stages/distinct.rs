@@ -1,0 +1,14 @@
+use super::*;
+
+/// `distinct()`
+///
+/// Each distinct record once, however often it occurs.
+pub const DISTINCT: StageSpec = StageSpec {
+    name: "distinct",
+    kind: StageKind::Distinct,
+    args: &[],
+    needs_key: false,
+    needs_event_time: false,
+    keyed_after: Keyed::Keep,
+    example: "distinct()",
+};

@@ -1,0 +1,148 @@
+//! The stages a pipeline body can use, each described as data in a file of its own. The checks in
+//! `validate` are generic over these descriptions.
+
+use dataflow_plan::StageKind;
+
+mod map;
+mod filter;
+mod filter_map;
+mod flat_map;
+mod key;
+mod event_time;
+mod window;
+mod reduce;
+mod count;
+mod sum;
+mod min;
+mod max;
+mod mean;
+mod aggregate;
+mod distinct;
+mod join;
+mod union;
+mod scan;
+
+/// What a stage's argument must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgSpec {
+    /// A closure with `params` parameters (or any other expression, which rustc then checks).
+    Closure {
+        /// Number of closure parameters.
+        params: usize,
+        /// How the closure looks, for error messages.
+        shape: &'static str,
+    },
+    /// Another chain of stages starting from an input or a `let` binding.
+    Flow {
+        /// Whether that chain must end keyed.
+        keyed: bool,
+    },
+    /// Any expression.
+    Value {
+        /// What the value looks like, for error messages.
+        shape: &'static str,
+    },
+}
+
+/// What a stage does to the "keyed" state of the stream it produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyed {
+    /// The output is keyed.
+    Set,
+    /// The output is keyed if the input was.
+    Keep,
+    /// The output is not keyed.
+    Clear,
+}
+
+/// The description of one stage kind.
+#[derive(Clone, Copy, Debug)]
+pub struct StageSpec {
+    /// The method name written in a pipeline body.
+    pub name: &'static str,
+    /// The plan's kind for the stage.
+    pub kind: StageKind,
+    /// The arguments, in order.
+    pub args: &'static [ArgSpec],
+    /// Whether a `key` stage must come before it.
+    pub needs_key: bool,
+    /// Whether an `event_time` stage must come before it.
+    pub needs_event_time: bool,
+    /// Whether its output is keyed.
+    pub keyed_after: Keyed,
+    /// A short example of its use, for error messages.
+    pub example: &'static str,
+}
+
+/// Every stage, in the order error messages list them.
+pub const ALL: &[StageSpec] = &[
+    map::MAP,
+    filter::FILTER,
+    filter_map::FILTER_MAP,
+    flat_map::FLAT_MAP,
+    key::KEY,
+    event_time::EVENT_TIME,
+    window::WINDOW,
+    reduce::REDUCE,
+    count::COUNT,
+    sum::SUM,
+    min::MIN,
+    max::MAX,
+    mean::MEAN,
+    aggregate::AGGREGATE,
+    distinct::DISTINCT,
+    join::JOIN,
+    union::UNION,
+    scan::SCAN,
+];
+
+/// The stage called `name`.
+pub fn lookup(name: &str) -> Option<&'static StageSpec> {
+    ALL.iter().find(|spec| spec.name == name)
+}
+
+/// The stage name closest to `name`, if one is close enough to be a likely typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    ALL.iter()
+        .map(|spec| (edit_distance(name, spec.name), spec.name))
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_description() {
+        let mut kinds: Vec<StageKind> = ALL.iter().map(|s| s.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), ALL.len());
+        for spec in ALL {
+            assert_eq!(spec.kind.as_str(), spec.name);
+        }
+    }
+
+    #[test]
+    fn suggests_near_names_only() {
+        assert_eq!(suggest("mapp"), Some("map"));
+        assert_eq!(suggest("reduse"), Some("reduce"));
+        assert_eq!(suggest("group_by_everything"), None);
+    }
+}
