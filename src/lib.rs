@@ -1,1 +1,12 @@
-//! placeholder
+//! Example pipelines: the systems of the batch-versus-stream article, each declared once with
+//! `#[pipeline]` and run as a batch job, a stream, or a replay of the event log.
+//!
+//! Each pipeline here has an executable under `examples/` that runs it with the common command line
+//! (`dataflow_core::cli`), and tests under `tests/` that check batch, stream and multi-worker runs agree.
+
+pub mod money;
+pub mod sales;
+pub mod words;
+
+pub use sales::{DailySales, DailyTotal, Sale};
+pub use words::{Line, WordCount, WordFrequency};

@@ -1,0 +1,64 @@
+//! The article's batch job: daily revenue and transaction count per product.
+
+use crate::money::Decimal;
+use chrono::NaiveDate;
+use dataflow_core::prelude::*;
+
+/// One sale: a CSV row `product,quantity,price,date` (`date` as `YYYY-MM-DD`, `price` a decimal).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Sale {
+    /// What was sold.
+    pub product: String,
+    /// How many.
+    pub quantity: i64,
+    /// Unit price.
+    pub price: Decimal,
+    /// The day of the sale.
+    pub date: NaiveDate,
+}
+
+/// The revenue of one sale: the "map" phase of the article's job.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Revenue {
+    /// What was sold.
+    pub product: String,
+    /// The day of the sale.
+    pub date: NaiveDate,
+    /// Quantity × price.
+    pub revenue: Decimal,
+}
+
+/// One output row per product and day.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DailyTotal {
+    /// The product.
+    pub product: String,
+    /// The day.
+    pub date: NaiveDate,
+    /// Sum of quantity × price over the day's sales of the product.
+    #[serde(with = "crate::money")]
+    pub total_revenue: Decimal,
+    /// Number of sales.
+    pub transaction_count: u64,
+}
+
+/// Daily revenue and number of transactions per product.
+#[pipeline]
+pub fn daily_sales(sales: Stream<Sale>) -> Stream<DailyTotal> {
+    sales
+        .map(|s| Revenue {
+            revenue: Decimal::from(s.quantity) * s.price,
+            product: s.product,
+            date: s.date,
+        })
+        .key(|r| (r.product.clone(), r.date))
+        .aggregate(|a| (a.sum(|r| r.revenue), a.count()))
+        .map(
+            |((product, date), (total_revenue, transaction_count))| DailyTotal {
+                product,
+                date,
+                total_revenue,
+                transaction_count,
+            },
+        )
+}
