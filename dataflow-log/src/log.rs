@@ -1,0 +1,630 @@
+//! The [`EventLog`] handle: opening, group-committed appends, fsync policies, and the
+//! committed-head watermark readers wait on.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::error::LogError;
+use crate::format::{
+    self, IndexEntry, IndexSummary, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
+use crate::reader::{Follower, LogReader};
+use crate::recovery::{self, SegmentMeta, io_err};
+use crate::schema::Schema;
+use crate::verify::SegmentReport;
+
+/// When appended records are flushed to stable storage (`fdatasync`).
+///
+/// Every policy writes a committed batch to the segment file (one `write` call per
+/// segment touched) before [`Batch::commit`] returns, so an acknowledged batch survives
+/// the writing process crashing or being killed: the data sits in the operating
+/// system's page cache. The policies differ in what survives a power failure or kernel
+/// crash:
+///
+/// | policy | an acknowledged record survives power loss once | may be lost on power loss |
+/// |---|---|---|
+/// | `EveryCommit` | `commit` returned | nothing acknowledged |
+/// | `EveryN(n)` | `n` more records were committed after it | up to the last `n - 1` records, plus the batch that crossed the threshold if it was still in flight |
+/// | `Interval(d)` | the first commit at least `d` after the previous flush returned | the records committed since the last flush |
+/// | `Never` | [`EventLog::sync`] returned, a segment rolled, or the last handle was dropped | everything since the last of those |
+///
+/// Sealing a segment (rolling to a new one) always flushes it, whatever the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Flush before every commit returns: the slowest and the only policy under which
+    /// an acknowledged record can never be lost.
+    EveryCommit,
+    /// Flush when at least this many records were committed since the last flush.
+    EveryN(u64),
+    /// Flush on the first commit that finds at least this much time passed since the
+    /// last flush. No background thread: if appends stop, the last records stay
+    /// unflushed until the next commit, [`EventLog::sync`] or the last handle's drop.
+    Interval(Duration),
+    /// Leave flushing to the operating system (and to [`EventLog::sync`]).
+    Never,
+}
+
+/// How a log is opened: the fsync policy, the segment size and the index density.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    fsync: FsyncPolicy,
+    segment_bytes: u64,
+    index_interval_bytes: u64,
+}
+
+impl Default for LogOptions {
+    /// [`FsyncPolicy::EveryCommit`], 64 MiB segments, one index entry per 4 KiB.
+    fn default() -> Self {
+        LogOptions {
+            fsync: FsyncPolicy::EveryCommit,
+            segment_bytes: 64 << 20,
+            index_interval_bytes: 4096,
+        }
+    }
+}
+
+impl LogOptions {
+    /// Sets the fsync policy.
+    pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
+        self.fsync = policy;
+        self
+    }
+
+    /// Sets the size at which a segment is sealed and a new one started. A segment never
+    /// grows past it, except that a single record larger than the limit gets a segment
+    /// of its own.
+    pub fn segment_bytes(mut self, bytes: u64) -> Self {
+        self.segment_bytes = bytes.max(SEGMENT_HEADER_LEN + 1);
+        self
+    }
+
+    /// Sets the distance in bytes between two entries of the sparse offset index: a seek
+    /// reads at most about this many bytes before reaching the requested record.
+    pub fn index_interval_bytes(mut self, bytes: u64) -> Self {
+        self.index_interval_bytes = bytes.max(1);
+        self
+    }
+
+    /// The fsync policy.
+    pub fn fsync_policy(&self) -> FsyncPolicy {
+        self.fsync
+    }
+
+    /// The segment size limit in bytes.
+    pub fn segment_limit(&self) -> u64 {
+        self.segment_bytes
+    }
+}
+
+/// The segment the writer appends to.
+struct Writer {
+    file: File,
+    base: u64,
+    /// Length of the active segment file.
+    bytes: u64,
+    /// The next offset to assign.
+    next: u64,
+    /// Position of the last index entry (or of the first record) in the active segment.
+    last_indexed: u64,
+    /// Records written since the last flush.
+    unsynced: u64,
+    last_sync: Instant,
+    /// An earlier write or flush failed: the file state is unknown.
+    failed: bool,
+}
+
+/// What readers need: the segments and the committed head.
+pub(crate) struct State {
+    pub segments: Vec<SegmentMeta>,
+    pub head: u64,
+}
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub options: LogOptions,
+    writer: Option<Mutex<Writer>>,
+    state: Mutex<State>,
+    head_moved: Condvar,
+    /// Holds the directory's write lock for as long as the log is open.
+    _lock: Option<File>,
+}
+
+impl Inner {
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        // State updates are single assignments under the lock; a panic elsewhere cannot
+        // leave it half-updated.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn head(&self) -> u64 {
+        self.state().head
+    }
+
+    /// Waits until the head passes `offset` or `timeout` expires; true if it passed.
+    pub fn wait_past(&self, offset: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state();
+        while state.head <= offset {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self
+                .head_moved
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    fn sync_writer(&self, w: &mut Writer) -> Result<(), LogError> {
+        let path = self.dir.join(format::segment_name(w.base));
+        w.file.sync_data().map_err(io_err("sync", &path))?;
+        w.unsynced = 0;
+        w.last_sync = Instant::now();
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(writer) = &mut self.writer
+            && let Ok(w) = writer.get_mut()
+            && !w.failed
+            && w.unsynced > 0
+        {
+            // Best effort: `EventLog::sync` is the way to observe a flush error.
+            let _ = w.file.sync_data();
+        }
+    }
+}
+
+/// An embedded, durable, append-only event log stored as segment files in a directory.
+///
+/// The handle is cheap to clone and can be shared between threads: clones append to
+/// and read the same log. Appends go through a [`Batch`] (group commit); reads through
+/// [`EventLog::read_from`] and [`EventLog::follow_from`], which only ever see committed
+/// records. See the crate documentation for the format and the guarantees.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("dir", &self.inner.dir)
+            .field("head", &self.head())
+            .field("read_only", &self.inner.writer.is_none())
+            .finish()
+    }
+}
+
+impl EventLog {
+    /// Opens (or creates) the log in `dir` for reading and appending.
+    ///
+    /// Takes an exclusive lock on the directory (a `LOCK` file), checks every sealed
+    /// segment against its index, and recovers the last segment: a torn tail left by a
+    /// crash is truncated to the last whole record, while a damaged record followed by
+    /// intact ones is reported as [`LogError::Corrupt`].
+    pub fn open(dir: impl AsRef<Path>, options: LogOptions) -> Result<EventLog, LogError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err("open", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked { dir }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &lock_path)(e)),
+        }
+        let mut bases = recovery::list_segments(&dir)?;
+        if bases.is_empty() {
+            recovery::create_segment(&dir, 0)?;
+            bases.push(0);
+        }
+        let (segments, file) = Self::load_segments(&dir, &bases, &options, true)?;
+        let last = segments.last().cloned().ok_or_else(|| LogError::BadSegment {
+            segment: format::segment_name(0),
+            reason: "no segment".to_string(),
+        })?;
+        let file = file.ok_or_else(|| LogError::BadSegment {
+            segment: format::segment_name(last.base),
+            reason: "could not be opened for writing".to_string(),
+        })?;
+        let last_indexed = last
+            .index
+            .last()
+            .map_or(SEGMENT_HEADER_LEN, |entry| entry.position);
+        let writer = Writer {
+            file,
+            base: last.base,
+            bytes: last.bytes,
+            next: last.end,
+            last_indexed,
+            unsynced: 0,
+            last_sync: Instant::now(),
+            failed: false,
+        };
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                dir,
+                options,
+                writer: Some(Mutex::new(writer)),
+                state: Mutex::new(State {
+                    segments,
+                    head: last.end,
+                }),
+                head_moved: Condvar::new(),
+                _lock: Some(lock),
+            }),
+        })
+    }
+
+    /// Opens the log in `dir` for reading only, without taking the write lock, so that
+    /// another process may be appending. The log holds the records present when it was
+    /// opened, up to the last whole record; a torn tail is ignored (not truncated).
+    /// Appending returns [`LogError::ReadOnly`].
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<EventLog, LogError> {
+        let dir = dir.as_ref().to_path_buf();
+        let options = LogOptions::default();
+        let bases = recovery::list_segments(&dir)?;
+        let (segments, _) = Self::load_segments(&dir, &bases, &options, false)?;
+        let head = segments.last().map_or(0, |s| s.end);
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                dir,
+                options,
+                writer: None,
+                state: Mutex::new(State { segments, head }),
+                head_moved: Condvar::new(),
+                _lock: None,
+            }),
+        })
+    }
+
+    fn load_segments(
+        dir: &Path,
+        bases: &[u64],
+        options: &LogOptions,
+        writable: bool,
+    ) -> Result<(Vec<SegmentMeta>, Option<File>), LogError> {
+        let mut segments = Vec::with_capacity(bases.len());
+        let mut file = None;
+        for (i, &base) in bases.iter().enumerate() {
+            match bases.get(i + 1) {
+                Some(&next) => segments.push(recovery::open_sealed(
+                    dir,
+                    base,
+                    next,
+                    options.index_interval_bytes,
+                    writable,
+                )?),
+                None => {
+                    let (meta, f) = recovery::recover_last(
+                        dir,
+                        base,
+                        options.index_interval_bytes,
+                        writable,
+                    )?;
+                    segments.push(meta);
+                    file = f;
+                }
+            }
+        }
+        Ok((segments, file))
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the log was opened with.
+    pub fn options(&self) -> &LogOptions {
+        &self.inner.options
+    }
+
+    /// The next offset to be written: the number of committed records.
+    pub fn head(&self) -> u64 {
+        self.inner.head()
+    }
+
+    /// Whether the log was opened with [`EventLog::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
+    }
+
+    /// Starts a batch of appends, committed together by [`Batch::commit`].
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            log: self,
+            buf: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Appends and commits a single record; returns its offset. Prefer a [`Batch`] for
+    /// many records: each commit costs a write and, depending on the policy, a flush.
+    pub fn append<T: Schema>(&self, event_time: u64, value: &T) -> Result<u64, LogError> {
+        let mut batch = self.batch();
+        batch.push(event_time, value)?;
+        Ok(batch.commit()?.start)
+    }
+
+    /// Flushes every committed record to stable storage, whatever the policy.
+    pub fn sync(&self) -> Result<(), LogError> {
+        let writer = self.inner.writer.as_ref().ok_or(LogError::ReadOnly)?;
+        let mut w = writer.lock().map_err(|_| LogError::Poisoned)?;
+        if w.failed {
+            return Err(LogError::Poisoned);
+        }
+        let result = self.inner.sync_writer(&mut w);
+        if result.is_err() {
+            w.failed = true;
+        }
+        result
+    }
+
+    /// Reads the committed records from `offset` up to the head at the time of the
+    /// call, in order. `offset == head()` gives an empty reader.
+    pub fn read_from(&self, offset: u64) -> Result<LogReader, LogError> {
+        let head = self.head();
+        self.check_offset(offset, head)?;
+        Ok(LogReader::new(Arc::clone(&self.inner), offset, Some(head)))
+    }
+
+    /// Reads the committed records from `offset` on, following the tail: once the
+    /// reader reaches the head, [`Follower::next_timeout`] waits for new commits.
+    pub fn follow_from(&self, offset: u64) -> Result<Follower, LogError> {
+        let head = self.head();
+        self.check_offset(offset, head)?;
+        Ok(Follower::new(LogReader::new(
+            Arc::clone(&self.inner),
+            offset,
+            None,
+        )))
+    }
+
+    fn check_offset(&self, offset: u64, head: u64) -> Result<(), LogError> {
+        if offset > head {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                head,
+            });
+        }
+        let start = self.inner.state().segments.first().map_or(0, |s| s.base);
+        if offset < start {
+            return Err(LogError::OffsetBeforeStart {
+                requested: offset,
+                start,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads every committed record of every segment, checking checksums, offsets and
+    /// segment boundaries. Returns one report per segment, or the first corruption.
+    pub fn verify(&self) -> Result<Vec<SegmentReport>, LogError> {
+        crate::verify::verify(&self.inner)
+    }
+
+    fn commit_encoded(&self, buf: &mut [u8], count: u64) -> Result<Range<u64>, LogError> {
+        let writer = self.inner.writer.as_ref().ok_or(LogError::ReadOnly)?;
+        let mut w = writer.lock().map_err(|_| LogError::Poisoned)?;
+        if w.failed {
+            return Err(LogError::Poisoned);
+        }
+        let first = w.next;
+        if count == 0 {
+            return Ok(first..first);
+        }
+        let result = self.write_batch(&mut w, buf);
+        if result.is_err() {
+            // Part of the batch may be on disk: refuse further appends on this handle.
+            w.failed = true;
+        }
+        result?;
+        Ok(first..w.next)
+    }
+
+    fn write_batch(&self, w: &mut Writer, buf: &mut [u8]) -> Result<(), LogError> {
+        let inner = &*self.inner;
+        let limit = inner.options.segment_bytes;
+        let interval = inner.options.index_interval_bytes;
+        let mut new_entries: Vec<IndexEntry> = Vec::new();
+        let mut at = 0;
+        while at < buf.len() {
+            let chunk_start = at;
+            let mut seg_len = w.bytes;
+            let mut offset = w.next;
+            while at < buf.len() {
+                let total = RECORD_HEADER_LEN + format::framed_payload_len(&buf[at..]);
+                if seg_len > SEGMENT_HEADER_LEN && seg_len + total as u64 > limit {
+                    break;
+                }
+                format::seal_record(&mut buf[at..at + total], offset);
+                if seg_len - w.last_indexed >= interval {
+                    new_entries.push(IndexEntry {
+                        offset,
+                        position: seg_len,
+                    });
+                    w.last_indexed = seg_len;
+                }
+                seg_len += total as u64;
+                offset += 1;
+                at += total;
+            }
+            if at > chunk_start {
+                let path = inner.dir.join(format::segment_name(w.base));
+                w.file
+                    .write_all(&buf[chunk_start..at])
+                    .map_err(io_err("write", &path))?;
+                w.bytes = seg_len;
+                w.unsynced += offset - w.next;
+                w.next = offset;
+            }
+            if at < buf.len() {
+                self.roll(w, &mut new_entries)?;
+            }
+        }
+        let flush = match inner.options.fsync {
+            FsyncPolicy::EveryCommit => true,
+            FsyncPolicy::EveryN(n) => w.unsynced >= n,
+            FsyncPolicy::Interval(d) => w.last_sync.elapsed() >= d,
+            FsyncPolicy::Never => false,
+        };
+        if flush {
+            inner.sync_writer(w)?;
+        }
+        let mut state = inner.state();
+        if let Some(active) = state.segments.last_mut() {
+            active.end = w.next;
+            active.bytes = w.bytes;
+            active.index.append(&mut new_entries);
+        }
+        state.head = w.next;
+        drop(state);
+        inner.head_moved.notify_all();
+        Ok(())
+    }
+
+    /// Seals the active segment (flush, index file) and starts a new one at `w.next`.
+    fn roll(&self, w: &mut Writer, new_entries: &mut Vec<IndexEntry>) -> Result<(), LogError> {
+        let inner = &*self.inner;
+        inner.sync_writer(w)?;
+        let entries = {
+            let mut state = inner.state();
+            match state.segments.last_mut() {
+                Some(active) => {
+                    // Readers may now read the sealed bytes, but never past the head,
+                    // which moves only when the whole batch is committed.
+                    active.end = w.next;
+                    active.bytes = w.bytes;
+                    active.sealed = true;
+                    active.index.append(new_entries);
+                    std::mem::take(&mut active.index)
+                }
+                None => std::mem::take(new_entries),
+            }
+        };
+        let summary = IndexSummary {
+            base: w.base,
+            records: w.next - w.base,
+            segment_bytes: w.bytes,
+        };
+        let index_path = inner.dir.join(format::index_name(w.base));
+        format::write_atomically(&index_path, &format::encode_index(summary, &entries))
+            .map_err(io_err("write", &index_path))?;
+        w.file = recovery::create_segment(&inner.dir, w.next)?;
+        w.base = w.next;
+        w.bytes = SEGMENT_HEADER_LEN;
+        w.last_indexed = SEGMENT_HEADER_LEN;
+        inner.state().segments.push(SegmentMeta {
+            base: w.next,
+            end: w.next,
+            bytes: SEGMENT_HEADER_LEN,
+            sealed: false,
+            index: Vec::new(),
+        });
+        Ok(())
+    }
+}
+
+/// A group of appends committed together: one `write` per segment touched and at most
+/// one flush, with consecutive offsets.
+///
+/// Records are encoded as they are pushed, without holding any lock; offsets are
+/// assigned at commit. The batch can be reused after a commit.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    log: &'a EventLog,
+    buf: Vec<u8>,
+    count: u64,
+}
+
+impl Batch<'_> {
+    /// Adds a record with the given event time, encoding `value` with postcard and
+    /// tagging it with `T::VERSION`.
+    pub fn push<T: Schema>(&mut self, event_time: u64, value: &T) -> Result<(), LogError> {
+        let start = self.buf.len();
+        format::begin_record(&mut self.buf, 0, event_time, T::VERSION);
+        if let Err(e) = postcard::to_io(value, &mut self.buf) {
+            self.buf.truncate(start);
+            return Err(LogError::Encode {
+                message: e.to_string(),
+            });
+        }
+        self.finish(start)
+    }
+
+    /// Adds a record whose payload is already encoded, written as `schema_version`.
+    pub fn push_raw(
+        &mut self,
+        event_time: u64,
+        schema_version: u32,
+        payload: &[u8],
+    ) -> Result<(), LogError> {
+        let start = self.buf.len();
+        format::begin_record(&mut self.buf, 0, event_time, schema_version);
+        self.buf.extend_from_slice(payload);
+        self.finish(start)
+    }
+
+    fn finish(&mut self, start: usize) -> Result<(), LogError> {
+        let len = format::finish_record(&mut self.buf, start);
+        if len > MAX_PAYLOAD {
+            self.buf.truncate(start);
+            return Err(LogError::RecordTooLarge {
+                len,
+                max: MAX_PAYLOAD,
+            });
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The number of records pushed since the last commit.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no record was pushed since the last commit.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The encoded size of the pending records, headers included.
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Drops the pending records.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.count = 0;
+    }
+
+    /// Writes the pending records and flushes them as the [`FsyncPolicy`] says; returns
+    /// the offsets they were given. Once this returns `Ok`, readers see the records and
+    /// they survive a crash of the process (and, under [`FsyncPolicy::EveryCommit`], of
+    /// the machine). Committing an empty batch returns an empty range at the head.
+    ///
+    /// If it returns an error, some of the records may have reached the disk; the
+    /// handle then refuses further appends ([`LogError::Poisoned`]) until the log is
+    /// reopened, which recovers whatever was written whole.
+    pub fn commit(&mut self) -> Result<Range<u64>, LogError> {
+        let result = self.log.commit_encoded(&mut self.buf, self.count);
+        self.clear();
+        result
+    }
+}

@@ -1,0 +1,169 @@
+//! Versioned payloads: the [`Schema`] trait and the records readers hand out.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{DecodeError, LogError};
+
+/// A payload type stored in the log, with the schema version it is written as.
+///
+/// Payloads are encoded with postcard, which is positional: a field added, removed or
+/// reordered changes how bytes are read. Every record therefore stores the
+/// [`VERSION`](Schema::VERSION) it was written with, and reading a record written with an
+/// older version goes through [`upgrade`](Schema::upgrade). Keep the old type around
+/// (with its old layout) and convert; [`upgrade_from`] makes that one line.
+///
+/// # Examples
+///
+/// ```
+/// use dataflow_log::{DecodeError, Schema, upgrade_from};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct SaleV1 {
+///     item: String,
+///     cents: u64,
+/// }
+/// impl Schema for SaleV1 {
+///     const VERSION: u32 = 1;
+/// }
+///
+/// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+/// struct Sale {
+///     item: String,
+///     cents: u64,
+///     store: u32,
+/// }
+/// impl From<SaleV1> for Sale {
+///     fn from(old: SaleV1) -> Self {
+///         Sale { item: old.item, cents: old.cents, store: 0 }
+///     }
+/// }
+/// impl Schema for Sale {
+///     const VERSION: u32 = 2;
+///     fn upgrade(version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+///         match version {
+///             1 => upgrade_from::<SaleV1, Self>(payload),
+///             other => Err(DecodeError::unsupported(other, Self::VERSION)),
+///         }
+///     }
+/// }
+///
+/// let old = postcard::to_stdvec(&SaleV1 { item: "tea".into(), cents: 250 }).unwrap();
+/// assert_eq!(
+///     Sale::upgrade(1, &old).unwrap(),
+///     Sale { item: "tea".into(), cents: 250, store: 0 }
+/// );
+/// ```
+pub trait Schema: Serialize + DeserializeOwned {
+    /// The schema version this type writes. Bump it whenever the serialized layout changes.
+    const VERSION: u32;
+
+    /// Reads a payload written with an older `version` (`version < Self::VERSION`).
+    ///
+    /// The default knows no older versions and returns
+    /// [`DecodeError::UnsupportedVersion`].
+    fn upgrade(version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+        let _ = payload;
+        Err(DecodeError::unsupported(version, Self::VERSION))
+    }
+}
+
+/// Decodes `payload` as the older type `Old` and converts it into `New`: the body of a
+/// typical [`Schema::upgrade`] arm. `Old` must be the type exactly as it was written.
+pub fn upgrade_from<Old, New>(payload: &[u8]) -> Result<New, DecodeError>
+where
+    Old: Schema,
+    New: From<Old>,
+{
+    decode_exact::<Old>(Old::VERSION, payload).map(New::from)
+}
+
+/// Decodes a payload as `T` and requires that every byte is used.
+fn decode_exact<T: DeserializeOwned>(version: u32, payload: &[u8]) -> Result<T, DecodeError> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(DecodeError::TrailingBytes {
+            version,
+            trailing: rest.len(),
+        }),
+        Err(e) => Err(DecodeError::Payload {
+            version,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Decodes the payload of the record at `offset` written with `version` as `T`.
+pub(crate) fn decode_payload<T: Schema>(
+    offset: u64,
+    version: u32,
+    payload: &[u8],
+) -> Result<T, LogError> {
+    let result = if version == T::VERSION {
+        decode_exact::<T>(version, payload)
+    } else if version < T::VERSION {
+        T::upgrade(version, payload)
+    } else {
+        Err(DecodeError::unsupported(version, T::VERSION))
+    };
+    result.map_err(|source| LogError::Decode {
+        offset,
+        version,
+        source,
+    })
+}
+
+/// A committed record, owning its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The record's position in the log (dense, from 0).
+    pub offset: u64,
+    /// The event time given when the record was appended (milliseconds, by convention
+    /// since the Unix epoch).
+    pub event_time: u64,
+    /// The schema version the payload was written with.
+    pub schema_version: u32,
+    /// The postcard-encoded payload.
+    pub payload: Vec<u8>,
+}
+
+impl LogRecord {
+    /// Decodes the payload as `T`: directly when it was written with `T::VERSION`, through
+    /// [`Schema::upgrade`] when it is older, and as [`LogError::Decode`] (naming the
+    /// offset and version) when it is newer or unreadable.
+    pub fn decode<T: Schema>(&self) -> Result<T, LogError> {
+        decode_payload(self.offset, self.schema_version, &self.payload)
+    }
+}
+
+/// A committed record borrowing its payload from a reader's buffer: the allocation-free
+/// form returned by [`LogReader::next_ref`](crate::LogReader::next_ref).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// The record's position in the log.
+    pub offset: u64,
+    /// The event time given when the record was appended.
+    pub event_time: u64,
+    /// The schema version the payload was written with.
+    pub schema_version: u32,
+    /// The postcard-encoded payload.
+    pub payload: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    /// Decodes the payload as `T`; see [`LogRecord::decode`].
+    pub fn decode<T: Schema>(&self) -> Result<T, LogError> {
+        decode_payload(self.offset, self.schema_version, self.payload)
+    }
+
+    /// Copies the record into an owned [`LogRecord`].
+    pub fn to_record(&self) -> LogRecord {
+        LogRecord {
+            offset: self.offset,
+            event_time: self.event_time,
+            schema_version: self.schema_version,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
