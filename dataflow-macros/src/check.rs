@@ -1,13 +1,12 @@
 //! Checks a declaration's shape and builds its plan. The checks are generic over the stage
 //! descriptions in `stages`: which stages exist, their arguments, and what must come before them.
 
-use crate::model::{Arg, Chain, Errors, PipelineFn, text_of};
+use crate::model::{Arg, Chain, Errors, PipelineFn, type_text};
 use crate::stages::{self, ArgSpec, Keyed};
 use dataflow_plan::{Node, Plan, StageKind};
 use quote::ToTokens;
 use std::collections::HashMap;
 use syn::Expr;
-use syn::spanned::Spanned;
 
 /// What a name (input or binding) stands for while checking.
 #[derive(Clone, Copy)]
@@ -27,19 +26,11 @@ pub struct Checked {
 
 /// Checks `pipeline`, numbering its stage calls, and builds its plan.
 pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
-    let output = pipeline.output.to_token_stream();
-    let mut plan = Plan::new(
-        &pipeline.name.to_string(),
-        &text_of(pipeline.output.span(), &output),
-    );
+    let mut plan = Plan::new(&pipeline.name.to_string(), &type_text(&pipeline.output));
     let mut env: HashMap<String, Stream> = HashMap::new();
     let mut uses: HashMap<String, usize> = HashMap::new();
     for input in &pipeline.inputs {
-        let ty = input.ty.to_token_stream();
-        let node = plan.push(Node::input(
-            &input.name.to_string(),
-            &text_of(input.ty.span(), &ty),
-        ));
+        let node = plan.push(Node::input(&input.name.to_string(), &type_text(&input.ty)));
         let name = input.name.to_string();
         if env.contains_key(&name) {
             errors.spanning(&input.name, format!("input `{name}` is declared twice"));

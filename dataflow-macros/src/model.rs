@@ -151,18 +151,21 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
                         None
                     }
                 };
-                let ty = stream_record(&typed.ty);
-                if ty.is_none() {
-                    errors.spanning(
-                        &typed.ty,
-                        format!(
-                            "a pipeline input has type `Stream<Record>`, found `{}`: write `Stream<{}>`",
-                            typed.ty.to_token_stream(),
-                            typed.ty.to_token_stream()
-                        ),
-                    );
-                }
-                if let (Some(name), Some(ty)) = (name, ty) {
+                let ty = match stream_record(&typed.ty) {
+                    Some(ty) => ty,
+                    None => {
+                        let written = type_text(&typed.ty);
+                        errors.spanning(
+                            &typed.ty,
+                            format!(
+                                "a pipeline input has type `Stream<Record>`, found `{written}`: write `Stream<{written}>`"
+                            ),
+                        );
+                        // Keep the input, so that its uses report no follow-on errors.
+                        (*typed.ty).clone()
+                    }
+                };
+                if let Some(name) = name {
                     inputs.push(Input { name, ty });
                 }
             }
@@ -272,6 +275,13 @@ fn lower_body(item: &ItemFn, errors: &mut Errors) -> Option<Body> {
                 }
             }
             Stmt::Expr(expr, None) if last => result = lower_chain(expr, errors),
+            Stmt::Expr(expr, Some(semi)) if last => {
+                errors.spanning(
+                    semi,
+                    "remove this `;`: a pipeline body ends with the chain of stages whose output it returns",
+                );
+                result = lower_chain(expr, errors);
+            }
             Stmt::Expr(Expr::Return(ret), _) => errors.spanning(
                 ret,
                 "a pipeline body ends with its output chain, without `return`",
@@ -282,7 +292,7 @@ fn lower_body(item: &ItemFn, errors: &mut Errors) -> Option<Body> {
             ),
         }
     }
-    if count == 0 || !matches!(item.block.stmts.last(), Some(Stmt::Expr(_, None))) {
+    if count == 0 || !matches!(item.block.stmts.last(), Some(Stmt::Expr(..))) {
         errors.at(
             item.block.brace_token.span.close(),
             "a pipeline body must end with the chain of stages whose output it returns, as in `sales.map(..)` (no trailing `;`)",
@@ -363,15 +373,6 @@ pub fn lower_chain(expr: &Expr, errors: &mut Errors) -> Option<Chain> {
     }
 }
 
-/// The source text of `tokens` (as written when the compiler knows it), else their token text.
-pub fn text_of(span: Span, tokens: &TokenStream) -> String {
-    span.source_text()
-        .unwrap_or_else(|| tokens.to_string())
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn abbreviate(tokens: &TokenStream) -> String {
     let text = tokens.to_string();
     if text.chars().count() > 40 {
@@ -380,4 +381,13 @@ fn abbreviate(tokens: &TokenStream) -> String {
     } else {
         text
     }
+}
+
+/// A type as text, spaced the way people write it: `Vec<(String, u64)>`.
+pub fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [(" <", "<"), ("< ", "<"), (" >", ">"), (" ,", ","), ("( ", "("), (" )", ")"), (" :: ", "::"), ("& ", "&")] {
+        text = text.replace(from, to);
+    }
+    text
 }
