@@ -246,7 +246,7 @@ fn walk(
 fn strip_parens(text: &str) -> String {
     let trimmed = text.trim();
     match trimmed.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-        Some(inner) => inner.trim().to_string(),
+        Some(inner) => inner.trim().trim_end_matches(',').trim_end().to_string(),
         None => trimmed.to_string(),
     }
 }

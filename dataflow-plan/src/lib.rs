@@ -23,6 +23,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 /// The kind of a plan node: an input, or one of the stages a pipeline body may use.
@@ -137,8 +138,8 @@ pub struct Node {
     /// The nodes this node reads from (one for most stages, two for `join` and `union`).
     pub inputs: Vec<usize>,
     /// Parameters shown in the plan, such as the record type of an input or a window's size.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub params: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
     /// The stage's arguments as written in the declaration (whitespace normalized).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
@@ -157,7 +158,7 @@ impl Node {
             kind: StageKind::Input,
             name: name.to_string(),
             inputs: Vec::new(),
-            params: vec![("type".to_string(), ty.to_string())],
+            params: BTreeMap::from([("type".to_string(), ty.to_string())]),
             source: String::new(),
             line: 0,
             physical: Physical::Input,
@@ -171,7 +172,7 @@ impl Node {
             kind,
             name: kind.as_str().to_string(),
             inputs,
-            params: Vec::new(),
+            params: BTreeMap::new(),
             source: normalize_whitespace(source),
             line,
             physical: physical_for(kind),

@@ -1,0 +1,29 @@
+//! Snapshots of every example pipeline's plan (YAML) and graph (Mermaid and DOT). A change to a pipeline
+//! shows up here as a reviewable diff; its version (the plan's fingerprint) is pinned too.
+
+use dataflow_core::Pipeline;
+use dataflow_examples::{DailySales, WordCount};
+
+fn snapshot<P: Pipeline>() {
+    let plan = P::plan();
+    insta::assert_yaml_snapshot!(format!("{}-plan", P::NAME), plan);
+    insta::assert_snapshot!(format!("{}-mermaid", P::NAME), plan.to_mermaid());
+    insta::assert_snapshot!(format!("{}-dot", P::NAME), plan.to_dot());
+    insta::assert_snapshot!(format!("{}-version", P::NAME), P::version());
+}
+
+#[test]
+fn daily_sales_plan() {
+    snapshot::<DailySales>();
+}
+
+#[test]
+fn word_count_plan() {
+    snapshot::<WordCount>();
+}
+
+#[test]
+fn fingerprint_is_the_plan_version() {
+    assert_eq!(DailySales::version(), DailySales::plan().fingerprint());
+    assert_ne!(DailySales::version(), WordCount::version());
+}
