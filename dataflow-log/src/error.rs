@@ -118,7 +118,10 @@ impl fmt::Display for DecodeError {
                 "schema version {version} cannot be upgraded to version {current}"
             ),
             DecodeError::Payload { version, message } => {
-                write!(f, "payload is not a valid version {version} value: {message}")
+                write!(
+                    f,
+                    "payload is not a valid version {version} value: {message}"
+                )
             }
             DecodeError::TrailingBytes { version, trailing } => write!(
                 f,
@@ -219,7 +222,9 @@ impl LogError {
 impl fmt::Display for LogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LogError::Io { context, source } => write!(f, "I/O error while trying to {context}: {source}"),
+            LogError::Io { context, source } => {
+                write!(f, "I/O error while trying to {context}: {source}")
+            }
             LogError::Corrupt {
                 segment,
                 offset,
@@ -242,12 +247,14 @@ impl fmt::Display for LogError {
             ),
             LogError::Encode { message } => write!(f, "cannot encode payload: {message}"),
             LogError::RecordTooLarge { len, max } => {
-                write!(f, "payload of {len} bytes exceeds the maximum of {max} bytes")
+                write!(
+                    f,
+                    "payload of {len} bytes exceeds the maximum of {max} bytes"
+                )
             }
-            LogError::OffsetOutOfRange { requested, head } => write!(
-                f,
-                "offset {requested} is past the head of the log ({head})"
-            ),
+            LogError::OffsetOutOfRange { requested, head } => {
+                write!(f, "offset {requested} is past the head of the log ({head})")
+            }
             LogError::OffsetBeforeStart { requested, start } => write!(
                 f,
                 "offset {requested} is before the first offset the log holds ({start})"

@@ -393,7 +393,8 @@ pub(crate) fn read_index(path: &Path, expected: IndexSummary) -> Option<Vec<Inde
         return None;
     }
     let body_len = INDEX_HEADER_LEN.checked_add(count.checked_mul(INDEX_ENTRY_LEN)?)?;
-    if bytes.len() != body_len + 4 || crc32fast::hash(&bytes[..body_len]) != u32_at(&bytes, body_len)
+    if bytes.len() != body_len + 4
+        || crc32fast::hash(&bytes[..body_len]) != u32_at(&bytes, body_len)
     {
         return None;
     }
@@ -459,7 +460,10 @@ mod tests {
         );
         match parse_record(&buf, buf.len() as u64) {
             Parsed::Record(h) => {
-                assert_eq!((h.offset, h.event_time, h.version, h.payload_len), (7, 1000, 3, 3));
+                assert_eq!(
+                    (h.offset, h.event_time, h.version, h.payload_len),
+                    (7, 1000, 3, 3)
+                );
             }
             _ => panic!("expected a record"),
         }
@@ -468,7 +472,10 @@ mod tests {
     #[test]
     fn parse_reports_each_kind_of_damage() {
         let mut buf = framed(0, 1, 1, b"hello");
-        assert!(matches!(parse_record(&buf[..10], 100), Parsed::NeedMore(28)));
+        assert!(matches!(
+            parse_record(&buf[..10], 100),
+            Parsed::NeedMore(28)
+        ));
         assert!(matches!(
             parse_record(&buf[..10], 10),
             Parsed::Corrupt(CorruptReason::IncompleteHeader { remaining: 10 })
@@ -476,7 +483,10 @@ mod tests {
         assert!(matches!(parse_record(&buf[..30], 33), Parsed::NeedMore(33)));
         assert!(matches!(
             parse_record(&buf[..30], 30),
-            Parsed::Corrupt(CorruptReason::ImpossibleLength { len: 5, remaining: 2 })
+            Parsed::Corrupt(CorruptReason::ImpossibleLength {
+                len: 5,
+                remaining: 2
+            })
         ));
         buf[30] ^= 0xff;
         assert!(matches!(

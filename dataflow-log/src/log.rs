@@ -233,10 +233,13 @@ impl EventLog {
             bases.push(0);
         }
         let (segments, file) = Self::load_segments(&dir, &bases, &options, true)?;
-        let last = segments.last().cloned().ok_or_else(|| LogError::BadSegment {
-            segment: format::segment_name(0),
-            reason: "no segment".to_string(),
-        })?;
+        let last = segments
+            .last()
+            .cloned()
+            .ok_or_else(|| LogError::BadSegment {
+                segment: format::segment_name(0),
+                reason: "no segment".to_string(),
+            })?;
         let file = file.ok_or_else(|| LogError::BadSegment {
             segment: format::segment_name(last.base),
             reason: "could not be opened for writing".to_string(),
@@ -310,12 +313,8 @@ impl EventLog {
                     writable,
                 )?),
                 None => {
-                    let (meta, f) = recovery::recover_last(
-                        dir,
-                        base,
-                        options.index_interval_bytes,
-                        writable,
-                    )?;
+                    let (meta, f) =
+                        recovery::recover_last(dir, base, options.index_interval_bytes, writable)?;
                     segments.push(meta);
                     file = f;
                 }

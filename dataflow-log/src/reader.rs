@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{CorruptReason, LogError};
-use crate::format::{self, IndexEntry, IndexSummary, RecordHeader, SEGMENT_HEADER_LEN, SegmentCursor, Step};
+use crate::format::{
+    self, IndexEntry, IndexSummary, RecordHeader, SEGMENT_HEADER_LEN, SegmentCursor, Step,
+};
 use crate::log::Inner;
 use crate::recovery::io_err;
 use crate::schema::{LogRecord, RecordRef};
@@ -108,7 +110,9 @@ impl LogReader {
         loop {
             let segment = match &mut self.segment {
                 Some(segment) => segment,
-                None => self.segment.insert(open_segment_at(&self.inner, self.next)?),
+                None => self
+                    .segment
+                    .insert(open_segment_at(&self.inner, self.next)?),
             };
             let position = segment.cursor.position();
             let base = segment.base;
@@ -240,8 +244,7 @@ fn open_segment_at(inner: &Inner, offset: u64) -> Result<OpenSegment, LogError> 
     let path = inner.dir.join(format::segment_name(base));
     let mut file = File::open(&path).map_err(io_err("open", &path))?;
     crate::recovery::check_header(&mut file, &path, base)?;
-    let cursor =
-        SegmentCursor::new(file, entry.position, bytes).map_err(io_err("seek", &path))?;
+    let cursor = SegmentCursor::new(file, entry.position, bytes).map_err(io_err("seek", &path))?;
     Ok(OpenSegment {
         base,
         cursor,

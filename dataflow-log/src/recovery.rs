@@ -6,9 +6,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::error::{CorruptReason, LogError};
-use crate::format::{
-    self, IndexEntry, IndexSummary, SEGMENT_HEADER_LEN, SegmentCursor, Step,
-};
+use crate::format::{self, IndexEntry, IndexSummary, SEGMENT_HEADER_LEN, SegmentCursor, Step};
 
 /// What the log knows about one segment.
 #[derive(Debug, Clone)]
@@ -76,8 +74,8 @@ pub(crate) fn scan_segment(
     check_header(&mut file, path, base)?;
     let len = file.metadata().map_err(io_err("stat", path))?.len();
     let limit = limit.map_or(len, |l| l.min(len));
-    let mut cursor = SegmentCursor::new(file, SEGMENT_HEADER_LEN, limit)
-        .map_err(io_err("seek", path))?;
+    let mut cursor =
+        SegmentCursor::new(file, SEGMENT_HEADER_LEN, limit).map_err(io_err("seek", path))?;
     let mut scan = Scan {
         records: 0,
         end_pos: SEGMENT_HEADER_LEN,
@@ -137,7 +135,11 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>, LogError> {
     let mut bases = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
-        if let Some(base) = entry.file_name().to_str().and_then(format::parse_segment_name) {
+        if let Some(base) = entry
+            .file_name()
+            .to_str()
+            .and_then(format::parse_segment_name)
+        {
             bases.push(base);
         }
     }
@@ -263,7 +265,8 @@ pub(crate) fn recover_last(
             ));
         }
         file.set_len(0).map_err(io_err("truncate", &path))?;
-        file.seek(SeekFrom::Start(0)).map_err(io_err("seek", &path))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(io_err("seek", &path))?;
         file.write_all(&format::segment_header(base))
             .map_err(io_err("write", &path))?;
         file.sync_data().map_err(io_err("sync", &path))?;

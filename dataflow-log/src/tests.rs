@@ -74,9 +74,14 @@ fn records_round_trip_with_offsets_times_and_versions() {
     assert_eq!(records[3].event_time, 99);
     assert_eq!(records[1].schema_version, 1);
     assert_eq!(records[1].payload, postcard::to_stdvec(&tick(1)).unwrap());
-    let size = fs::metadata(dir.path().join(segment_name(0))).unwrap().len();
+    let size = fs::metadata(dir.path().join(segment_name(0)))
+        .unwrap()
+        .len();
     let payloads: u64 = records.iter().map(|r| r.payload.len() as u64).sum();
-    assert_eq!(size, SEGMENT_HEADER_LEN + 4 * RECORD_HEADER_LEN as u64 + payloads);
+    assert_eq!(
+        size,
+        SEGMENT_HEADER_LEN + 4 * RECORD_HEADER_LEN as u64 + payloads
+    );
     drop(log);
     let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
     assert_eq!(log.head(), 4);
@@ -93,16 +98,23 @@ fn empty_batch_and_out_of_range_reads() {
     append_ticks(&log, 0..2);
     assert_eq!(log.batch().commit().unwrap(), 2..2);
     match log.read_from(3) {
-        Err(LogError::OffsetOutOfRange { requested, head }) => assert_eq!((requested, head), (3, 2)),
+        Err(LogError::OffsetOutOfRange { requested, head }) => {
+            assert_eq!((requested, head), (3, 2))
+        }
         other => panic!("expected OffsetOutOfRange, got {other:?}"),
     }
-    assert!(matches!(log.follow_from(5), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.follow_from(5),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
 }
 
 #[test]
 fn segments_roll_at_the_size_limit_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let options = LogOptions::default().segment_bytes(1024).index_interval_bytes(128);
+    let options = LogOptions::default()
+        .segment_bytes(1024)
+        .index_interval_bytes(128);
     let log = EventLog::open(dir.path(), options.clone()).unwrap();
     for start in (0..200).step_by(25) {
         append_ticks(&log, start..start + 25);
@@ -120,7 +132,10 @@ fn segments_roll_at_the_size_limit_and_reopen() {
         assert_eq!(pair[1].file, segment_name(pair[1].base_offset));
     }
     assert_eq!(reports[0].schema_versions, vec![1]);
-    assert_eq!(reports[0].event_time_range, Some((0, (reports[0].records - 1) * 10)));
+    assert_eq!(
+        reports[0].event_time_range,
+        Some((0, (reports[0].records - 1) * 10))
+    );
     drop(log);
     let log = EventLog::open(dir.path(), options).unwrap();
     assert_eq!(log.head(), 200);
@@ -143,20 +158,28 @@ fn a_batch_larger_than_a_segment_is_split_across_segments() {
 #[test]
 fn seek_uses_the_index_instead_of_scanning_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let options = LogOptions::default().segment_bytes(64 << 10).index_interval_bytes(256);
+    let options = LogOptions::default()
+        .segment_bytes(64 << 10)
+        .index_interval_bytes(256);
     let log = EventLog::open(dir.path(), options.clone()).unwrap();
     append_ticks(&log, 0..5000);
     let first = dir.path().join(segment_name(0));
     // Damage the first record of the first (sealed) segment.
     let mut file = OpenOptions::new().write(true).open(&first).unwrap();
-    file.seek(SeekFrom::Start(SEGMENT_HEADER_LEN + RECORD_HEADER_LEN as u64)).unwrap();
+    file.seek(SeekFrom::Start(
+        SEGMENT_HEADER_LEN + RECORD_HEADER_LEN as u64,
+    ))
+    .unwrap();
     file.write_all(b"XX").unwrap();
     drop(file);
     // A seek to the end of that segment jumps over the damage through the index ...
     let reports = log.verify();
     assert!(reports.is_err());
     let in_first = 40;
-    assert_eq!(read_all(&log, in_first)[..3], expected(in_first..in_first + 3)[..]);
+    assert_eq!(
+        read_all(&log, in_first)[..3],
+        expected(in_first..in_first + 3)[..]
+    );
     assert_eq!(read_all(&log, 4990), expected(4990..5000));
     // ... while reading from offset 0 reports it.
     let err = log.read_from(0).unwrap().next().unwrap().unwrap_err();
@@ -167,7 +190,10 @@ fn seek_uses_the_index_instead_of_scanning_from_the_start() {
             position,
             reason: CorruptReason::ChecksumMismatch { .. },
         } => {
-            assert_eq!((segment.as_str(), *offset, *position), ("00000000000000000000.seg", 0, 24));
+            assert_eq!(
+                (segment.as_str(), *offset, *position),
+                ("00000000000000000000.seg", 0, 24)
+            );
         }
         other => panic!("expected a checksum error, got {other:?}"),
     }
@@ -270,7 +296,13 @@ fn older_versions_are_upgraded_and_unreadable_ones_are_named() {
     let mut batch = log.batch();
     batch.push(1, &TickV1 { n: 7 }).unwrap();
     batch
-        .push(2, &TickV2 { n: 8, label: "new".to_string() })
+        .push(
+            2,
+            &TickV2 {
+                n: 8,
+                label: "new".to_string(),
+            },
+        )
         .unwrap();
     batch.push(3, &TickV3 { n: 9 }).unwrap();
     batch.commit().unwrap();
@@ -281,11 +313,17 @@ fn older_versions_are_upgraded_and_unreadable_ones_are_named() {
     );
     assert_eq!(
         records[0].decode::<TickV2>().unwrap(),
-        TickV2 { n: 7, label: "upgraded".to_string() }
+        TickV2 {
+            n: 7,
+            label: "upgraded".to_string()
+        }
     );
     assert_eq!(
         records[1].decode::<TickV2>().unwrap(),
-        TickV2 { n: 8, label: "new".to_string() }
+        TickV2 {
+            n: 8,
+            label: "new".to_string()
+        }
     );
     let newer = records[2].decode::<TickV2>().unwrap_err();
     assert_eq!(
@@ -299,7 +337,10 @@ fn older_versions_are_upgraded_and_unreadable_ones_are_named() {
         LogError::Decode {
             offset: 0,
             version: 1,
-            source: DecodeError::UnsupportedVersion { version: 1, current: 3 }
+            source: DecodeError::UnsupportedVersion {
+                version: 1,
+                current: 3
+            }
         }
     ));
     assert_eq!(
@@ -308,7 +349,10 @@ fn older_versions_are_upgraded_and_unreadable_ones_are_named() {
     );
     // A payload of the right version but the wrong shape is an error, not garbage.
     let wrong = records[1].decode::<TickV1>();
-    assert!(matches!(wrong, Err(LogError::Decode { offset: 1, .. })), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(LogError::Decode { offset: 1, .. })),
+        "{wrong:?}"
+    );
 }
 
 fn append_raw_bytes(path: &Path, bytes: &[u8]) {
@@ -334,7 +378,10 @@ fn a_torn_tail_is_truncated_on_open() {
     let reader = EventLog::open_read_only(dir.path()).unwrap();
     assert_eq!(reader.head(), 10);
     assert_eq!(read_all(&reader, 0), expected(0..10));
-    assert_eq!(fs::metadata(&path).unwrap().len(), whole + torn.len() as u64);
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        whole + torn.len() as u64
+    );
 
     let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
     assert_eq!(log.head(), 10);
@@ -390,7 +437,10 @@ fn damage_before_intact_records_is_an_error_naming_segment_and_offset() {
                 offset,
                 position,
                 reason: CorruptReason::ImpossibleLength { len: u32::MAX, .. },
-            } => assert_eq!((segment.as_str(), *offset, *position), ("00000000000000000000.seg", 2, third)),
+            } => assert_eq!(
+                (segment.as_str(), *offset, *position),
+                ("00000000000000000000.seg", 2, third)
+            ),
             other => panic!("expected an impossible length, got {other:?}"),
         }
         assert!(err.to_string().contains("at offset 2"), "{err}");
@@ -408,7 +458,10 @@ fn a_second_writer_is_refused() {
         Err(LogError::Locked { .. })
     ));
     let reader = EventLog::open_read_only(dir.path()).unwrap();
-    assert!(matches!(reader.append(0, &tick(0)), Err(LogError::ReadOnly)));
+    assert!(matches!(
+        reader.append(0, &tick(0)),
+        Err(LogError::ReadOnly)
+    ));
     drop(log);
     EventLog::open(dir.path(), LogOptions::default()).unwrap();
 }
@@ -438,7 +491,9 @@ fn every_fsync_policy_keeps_committed_records() {
 #[test]
 fn a_missing_index_is_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
-    let options = LogOptions::default().segment_bytes(700).index_interval_bytes(100);
+    let options = LogOptions::default()
+        .segment_bytes(700)
+        .index_interval_bytes(100);
     let log = EventLog::open(dir.path(), options.clone()).unwrap();
     append_ticks(&log, 0..60);
     drop(log);

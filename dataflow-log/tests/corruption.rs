@@ -63,7 +63,9 @@ fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
 const ALLOCATION_BOUND: usize = 1 << 20;
 
 fn options() -> LogOptions {
-    LogOptions::default().segment_bytes(2048).index_interval_bytes(200)
+    LogOptions::default()
+        .segment_bytes(2048)
+        .index_interval_bytes(200)
 }
 
 /// Writes `payloads` to a fresh log and returns the records as committed.
@@ -71,7 +73,9 @@ fn write_log(dir: &Path, payloads: &[Vec<u8>]) -> Vec<LogRecord> {
     let log = EventLog::open(dir, options()).unwrap();
     let mut batch = log.batch();
     for (i, payload) in payloads.iter().enumerate() {
-        batch.push_raw(i as u64 * 7, 1 + (i % 3) as u32, payload).unwrap();
+        batch
+            .push_raw(i as u64 * 7, 1 + (i % 3) as u32, payload)
+            .unwrap();
         if i % 5 == 4 {
             batch.commit().unwrap();
         }
@@ -139,7 +143,10 @@ fn damage() -> impl Strategy<Value = Damage> {
     prop_oneof![
         (0.0..1.0f64, 1..=255u8).prop_map(|(at, mask)| Damage::Flip { at, mask }),
         (0.0..1.0f64).prop_map(|at| Damage::Truncate { at }),
-        (0..40usize, prop_oneof![Just(u32::MAX), 0x1000..u32::MAX, Just(1 << 30)])
+        (
+            0..40usize,
+            prop_oneof![Just(u32::MAX), 0x1000..u32::MAX, Just(1 << 30)]
+        )
             .prop_map(|(record, len)| Damage::HugeLength { record, len }),
         (0.0..1.0f64, prop::collection::vec(any::<u8>(), 1..64))
             .prop_map(|(at, bytes)| Damage::Garbage { at, bytes }),
@@ -216,7 +223,10 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let written = write_log(dir.path(), &payloads);
-        let last = files(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "seg")).last().unwrap();
+        let last = files(dir.path())
+            .into_iter()
+            .rfind(|p| p.extension().is_some_and(|e| e == "seg"))
+            .unwrap();
         let bytes = fs::read(&last).unwrap();
         let cut = (bytes.len() as f64 * cut) as usize;
         let whole_in_last = record_starts(&bytes)

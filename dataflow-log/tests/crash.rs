@@ -33,7 +33,9 @@ fn rec_for(n: u64) -> Rec {
     let len = (n % 41) as usize;
     Rec {
         n,
-        data: (0..len).map(|i| (n as u8).wrapping_mul(31).wrapping_add(i as u8)).collect(),
+        data: (0..len)
+            .map(|i| (n as u8).wrapping_mul(31).wrapping_add(i as u8))
+            .collect(),
     }
 }
 
@@ -91,7 +93,10 @@ fn child(dir: &Path, seed: u64) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        if writeln!(out, "ack {}", start + size).and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "ack {}", start + size)
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return ExitCode::SUCCESS;
         }
     }
@@ -102,7 +107,9 @@ fn check_log(dir: &Path, acked: u64) -> Result<u64, String> {
     let log = EventLog::open(dir, options()).map_err(|e| format!("reopen failed: {e}"))?;
     let head = log.head();
     if head < acked {
-        return Err(format!("head {head} is behind the acknowledged offset {acked}"));
+        return Err(format!(
+            "head {head} is behind the acknowledged offset {acked}"
+        ));
     }
     let mut expected = 0;
     for record in log.read_from(0).map_err(|e| e.to_string())? {
@@ -195,7 +202,11 @@ fn run(kills: u64, seed: u64) -> Result<(), String> {
                 let mut line = String::new();
                 // Only whole lines count: a partial line was not acknowledged.
                 while lines.read_line(&mut line).is_ok_and(|n| n > 0) && line.ends_with('\n') {
-                    if let Some(n) = line.trim().strip_prefix("ack ").and_then(|n| n.parse().ok()) {
+                    if let Some(n) = line
+                        .trim()
+                        .strip_prefix("ack ")
+                        .and_then(|n| n.parse().ok())
+                    {
                         *last_ack.lock().unwrap() = Some(n);
                     }
                     line.clear();
@@ -210,7 +221,9 @@ fn run(kills: u64, seed: u64) -> Result<(), String> {
         let seen = *last_ack.lock().unwrap();
         if let Some(n) = seen {
             if n < acked {
-                return Err(format!("kill {kill}: acknowledgements went back from {acked} to {n}"));
+                return Err(format!(
+                    "kill {kill}: acknowledgements went back from {acked} to {n}"
+                ));
             }
             if n > acked {
                 kills_with_progress += 1;

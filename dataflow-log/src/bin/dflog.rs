@@ -122,7 +122,11 @@ fn run(command: Command) -> Result<(), LogError> {
                 };
                 let shown = &record.payload[..record.payload.len().min(hex_bytes)];
                 let hex: String = shown.iter().map(|b| format!("{b:02x}")).collect();
-                let more = if record.payload.len() > shown.len() { "…" } else { "" };
+                let more = if record.payload.len() > shown.len() {
+                    "…"
+                } else {
+                    ""
+                };
                 println!(
                     "{:>12} {:>15} {:>7} {:>8}  {hex}{more}",
                     record.offset,
