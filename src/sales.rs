@@ -12,6 +12,7 @@ pub struct Sale {
     /// How many.
     pub quantity: i64,
     /// Unit price.
+    #[serde(with = "crate::money")]
     pub price: Decimal,
     /// The day of the sale.
     pub date: NaiveDate,
@@ -25,6 +26,7 @@ pub struct Revenue {
     /// The day of the sale.
     pub date: NaiveDate,
     /// Quantity × price.
+    #[serde(with = "crate::money")]
     pub revenue: Decimal,
 }
 

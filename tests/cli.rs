@@ -1,0 +1,229 @@
+//! End-to-end: the example executables on their sample data, malformed lines included, in every mode.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The path of an example executable built by `cargo test` next to this test binary.
+fn example(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(path.exists(), "{} is not built: run `cargo test`", path.display());
+    path
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    let output = Command::new(example(name))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("example runs");
+    assert!(
+        output.status.success(),
+        "{name} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8 errors")
+}
+
+/// Totals per (product, date) computed straight from the CSV text, in cents, skipping bad rows.
+fn expected_daily_sales() -> BTreeMap<(String, String), (i64, u64)> {
+    let text = std::fs::read_to_string("examples/data/sales.csv").unwrap();
+    let mut totals = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let [product, quantity, price, date] = fields[..] else {
+            continue;
+        };
+        let (Ok(quantity), Some((units, cents))) = (quantity.parse::<i64>(), price.split_once('.'))
+        else {
+            continue;
+        };
+        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+            continue;
+        }
+        let price: i64 = units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap();
+        let entry = totals
+            .entry((product.to_string(), date.to_string()))
+            .or_insert((0, 0));
+        entry.0 += quantity * price;
+        entry.1 += 1;
+    }
+    totals
+}
+
+fn parse_daily_sales(out: &str) -> BTreeMap<(String, String), (i64, u64)> {
+    out.lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let revenue = value["total_revenue"].as_f64().unwrap();
+            (
+                (
+                    value["product"].as_str().unwrap().to_string(),
+                    value["date"].as_str().unwrap().to_string(),
+                ),
+                (
+                    (revenue * 100.0).round() as i64,
+                    value["transaction_count"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn daily_sales_batch_matches_the_csv_and_dead_letters_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let output = run(
+        "daily_sales",
+        &["--input", "examples/data/sales.csv", "--dead-letter", dead.to_str().unwrap()],
+    );
+    assert_eq!(parse_daily_sales(&stdout(&output)), expected_daily_sales());
+    let summary = stderr(&output);
+    assert!(
+        summary.contains("read 43 records, 40 ok, 3 dead-lettered"),
+        "{summary}"
+    );
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lines: Vec<u64> = letters.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![10, 18, 26]);
+    assert!(letters[0]["reason"].as_str().unwrap().contains("quantity"));
+    assert!(letters[1]["reason"].as_str().unwrap().contains("out of range"));
+    assert_eq!(letters[1]["raw"], "bagel,1,1.95,2026-13-40");
+    assert!(letters[2]["reason"].as_str().unwrap().contains("expected 4 fields"));
+    assert_eq!(letters[2]["raw"], "croissant,3,2.20");
+}
+
+#[test]
+fn daily_sales_stream_and_two_workers_print_the_batch_result() {
+    let batch = stdout(&run("daily_sales", &["--input", "examples/data/sales.csv"]));
+    for args in [
+        &["--mode", "stream", "--step-size", "1"][..],
+        &["--mode", "stream", "--step-size", "7"][..],
+        &["--workers", "2"][..],
+        &["--mode", "stream", "--step-size", "5", "--workers", "2"][..],
+    ] {
+        let mut all = vec!["--input", "examples/data/sales.csv"];
+        all.extend_from_slice(args);
+        assert_eq!(stdout(&run("daily_sales", &all)), batch, "with {args:?}");
+    }
+}
+
+#[test]
+fn stream_changes_consolidate_to_the_batch_result() {
+    let batch = stdout(&run("daily_sales", &["--input", "examples/data/sales.csv"]));
+    let changes = stdout(&run(
+        "daily_sales",
+        &["--input", "examples/data/sales.csv", "--mode", "stream", "--step-size", "4", "--changes"],
+    ));
+    let mut view: BTreeMap<String, i64> = BTreeMap::new();
+    let mut retractions = 0;
+    for line in changes.lines() {
+        let change: serde_json::Value = serde_json::from_str(line).unwrap();
+        let diff = change["diff"].as_i64().unwrap();
+        retractions += usize::from(diff < 0);
+        *view.entry(change["record"].to_string()).or_default() += diff;
+    }
+    view.retain(|_, d| *d != 0);
+    assert!(retractions > 0, "a growing total retracts its old value");
+    let expected: BTreeMap<String, i64> = batch
+        .lines()
+        .map(|l| (serde_json::from_str::<serde_json::Value>(l).unwrap().to_string(), 1))
+        .collect();
+    assert_eq!(view, expected);
+}
+
+#[test]
+fn two_processes_in_cluster_mode_print_the_batch_result() {
+    let batch = stdout(&run("daily_sales", &["--input", "examples/data/sales.csv"]));
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    std::fs::write(
+        &hosts,
+        ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>(),
+    )
+    .unwrap();
+    // Timely reports connection progress on standard output, so results go to files.
+    let out = |index: &str| dir.path().join(format!("out-{index}.jsonl"));
+    let spawn = |index: &str| {
+        Command::new(example("daily_sales"))
+            .args(["--input", "examples/data/sales.csv", "-n", "2", "-p", index, "-h"])
+            .arg(&hosts)
+            .arg("--output")
+            .arg(out(index))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let second = spawn("1");
+    let first = spawn("0");
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(std::fs::read_to_string(out("0")).unwrap(), batch);
+    assert_eq!(std::fs::read_to_string(out("1")).unwrap(), "", "only process 0 prints");
+}
+
+#[test]
+fn explain_prints_the_plan_and_its_graphs() {
+    let text = stdout(&run("daily_sales", &["--explain"]));
+    assert!(text.starts_with("pipeline daily_sales -> DailyTotal (version "), "{text}");
+    assert!(text.contains("#3 aggregate(|a| (a.sum(|r| r.revenue), a.count())) <- #2 : HashAggregate"));
+    assert!(text.contains("flowchart TD"));
+    let dot = stdout(&run("daily_sales", &["--explain=dot"]));
+    assert!(dot.starts_with("digraph \"daily_sales\""));
+    let json = stdout(&run("daily_sales", &["--explain=json"]));
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["nodes"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn word_count_reads_json_lines_and_dead_letters_bad_ones() {
+    let output = run("word_count", &["--input", "examples/data/lines.jsonl"]);
+    let out = stdout(&output);
+    assert!(out.contains(r#"{"word":"stream","count":3}"#), "{out}");
+    assert!(out.contains(r#"{"word":"batch","count":2}"#), "{out}");
+    let errors = stderr(&output);
+    assert!(errors.contains(r#""line":5"#) && errors.contains(r#""line":7"#), "{errors}");
+    assert!(errors.contains("read 8 records, 6 ok, 2 dead-lettered"), "{errors}");
+}
+
+#[test]
+fn usage_errors_are_reported() {
+    let output = Command::new(example("daily_sales"))
+        .args(["--input", "examples/data/sales.txt"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("pass --format csv or --format jsonl"));
+}
