@@ -73,8 +73,15 @@ mod tests {
         let b: Amount = serde_json::from_str("\"3.80\"").unwrap();
         assert_eq!(a.0, Decimal::new(38, 1));
         assert_eq!(b.0, Decimal::new(380, 2));
-        assert_eq!(serde_json::to_string(&Amount(Decimal::new(2145, 2))).unwrap(), "21.45");
+        assert_eq!(
+            serde_json::to_string(&Amount(Decimal::new(2145, 2))).unwrap(),
+            "21.45"
+        );
         let bad: Result<Amount, _> = serde_json::from_str("\"lots\"");
-        assert!(bad.unwrap_err().to_string().contains("`lots` is not a decimal number"));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("`lots` is not a decimal number")
+        );
     }
 }

@@ -12,7 +12,11 @@ fn example(name: &str) -> PathBuf {
         dir.pop();
     }
     let path = dir.join("examples").join(name);
-    assert!(path.exists(), "{} is not built: run `cargo test`", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test`",
+        path.display()
+    );
     path
 }
 
@@ -89,7 +93,12 @@ fn daily_sales_batch_matches_the_csv_and_dead_letters_bad_rows() {
     let dead = dir.path().join("dead.jsonl");
     let output = run(
         "daily_sales",
-        &["--input", "examples/data/sales.csv", "--dead-letter", dead.to_str().unwrap()],
+        &[
+            "--input",
+            "examples/data/sales.csv",
+            "--dead-letter",
+            dead.to_str().unwrap(),
+        ],
     );
     assert_eq!(parse_daily_sales(&stdout(&output)), expected_daily_sales());
     let summary = stderr(&output);
@@ -102,12 +111,25 @@ fn daily_sales_batch_matches_the_csv_and_dead_letters_bad_rows() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let lines: Vec<u64> = letters.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+    let lines: Vec<u64> = letters
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
     assert_eq!(lines, vec![10, 18, 26]);
     assert!(letters[0]["reason"].as_str().unwrap().contains("quantity"));
-    assert!(letters[1]["reason"].as_str().unwrap().contains("out of range"));
+    assert!(
+        letters[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("out of range")
+    );
     assert_eq!(letters[1]["raw"], "bagel,1,1.95,2026-13-40");
-    assert!(letters[2]["reason"].as_str().unwrap().contains("expected 4 fields"));
+    assert!(
+        letters[2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("expected 4 fields")
+    );
     assert_eq!(letters[2]["raw"], "croissant,3,2.20");
 }
 
@@ -131,7 +153,15 @@ fn stream_changes_consolidate_to_the_batch_result() {
     let batch = stdout(&run("daily_sales", &["--input", "examples/data/sales.csv"]));
     let changes = stdout(&run(
         "daily_sales",
-        &["--input", "examples/data/sales.csv", "--mode", "stream", "--step-size", "4", "--changes"],
+        &[
+            "--input",
+            "examples/data/sales.csv",
+            "--mode",
+            "stream",
+            "--step-size",
+            "4",
+            "--changes",
+        ],
     ));
     let mut view: BTreeMap<String, i64> = BTreeMap::new();
     let mut retractions = 0;
@@ -145,7 +175,14 @@ fn stream_changes_consolidate_to_the_batch_result() {
     assert!(retractions > 0, "a growing total retracts its old value");
     let expected: BTreeMap<String, i64> = batch
         .lines()
-        .map(|l| (serde_json::from_str::<serde_json::Value>(l).unwrap().to_string(), 1))
+        .map(|l| {
+            (
+                serde_json::from_str::<serde_json::Value>(l)
+                    .unwrap()
+                    .to_string(),
+                1,
+            )
+        })
         .collect();
     assert_eq!(view, expected);
 }
@@ -166,14 +203,25 @@ fn two_processes_in_cluster_mode_print_the_batch_result() {
         .collect();
     std::fs::write(
         &hosts,
-        ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>(),
+        ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}\n"))
+            .collect::<String>(),
     )
     .unwrap();
     // Timely reports connection progress on standard output, so results go to files.
     let out = |index: &str| dir.path().join(format!("out-{index}.jsonl"));
     let spawn = |index: &str| {
         Command::new(example("daily_sales"))
-            .args(["--input", "examples/data/sales.csv", "-n", "2", "-p", index, "-h"])
+            .args([
+                "--input",
+                "examples/data/sales.csv",
+                "-n",
+                "2",
+                "-p",
+                index,
+                "-h",
+            ])
             .arg(&hosts)
             .arg("--output")
             .arg(out(index))
@@ -190,14 +238,23 @@ fn two_processes_in_cluster_mode_print_the_batch_result() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(std::fs::read_to_string(out("0")).unwrap(), batch);
-    assert_eq!(std::fs::read_to_string(out("1")).unwrap(), "", "only process 0 prints");
+    assert_eq!(
+        std::fs::read_to_string(out("1")).unwrap(),
+        "",
+        "only process 0 prints"
+    );
 }
 
 #[test]
 fn explain_prints_the_plan_and_its_graphs() {
     let text = stdout(&run("daily_sales", &["--explain"]));
-    assert!(text.starts_with("pipeline daily_sales -> DailyTotal (version "), "{text}");
-    assert!(text.contains("#3 aggregate(|a| (a.sum(|r| r.revenue), a.count())) <- #2 : HashAggregate"));
+    assert!(
+        text.starts_with("pipeline daily_sales -> DailyTotal (version "),
+        "{text}"
+    );
+    assert!(
+        text.contains("#3 aggregate(|a| (a.sum(|r| r.revenue), a.count())) <- #2 : HashAggregate")
+    );
     assert!(text.contains("flowchart TD"));
     let dot = stdout(&run("daily_sales", &["--explain=dot"]));
     assert!(dot.starts_with("digraph \"daily_sales\""));
@@ -213,8 +270,14 @@ fn word_count_reads_json_lines_and_dead_letters_bad_ones() {
     assert!(out.contains(r#"{"word":"stream","count":3}"#), "{out}");
     assert!(out.contains(r#"{"word":"batch","count":2}"#), "{out}");
     let errors = stderr(&output);
-    assert!(errors.contains(r#""line":5"#) && errors.contains(r#""line":7"#), "{errors}");
-    assert!(errors.contains("read 8 records, 6 ok, 2 dead-lettered"), "{errors}");
+    assert!(
+        errors.contains(r#""line":5"#) && errors.contains(r#""line":7"#),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("read 8 records, 6 ok, 2 dead-lettered"),
+        "{errors}"
+    );
 }
 
 #[test]

@@ -26,18 +26,27 @@ fn failures(result: Result<Output<(bool, i64)>, Error>) -> (u64, Vec<StageFailur
 #[test]
 fn a_panicking_map_is_reported_with_its_stage() {
     for workers in [1, 2] {
-        let (count, failures) =
-            failures(Runner::<Inverses>::new().workers(workers).batch(vec![5, 0, 10, 0, 20]));
+        let (count, failures) = failures(
+            Runner::<Inverses>::new()
+                .workers(workers)
+                .batch(vec![5, 0, 10, 0, 20]),
+        );
         assert_eq!(count, 2, "both zeros are reported");
         let first = &failures[0];
         assert_eq!(first.pipeline, "inverses");
         assert_eq!(first.stage, 1);
         assert_eq!(first.kind, dataflow_core::plan::StageKind::Map);
         assert_eq!(first.source, "|n| 100 / n");
-        assert!(first.message.contains("divide by zero"), "{}", first.message);
+        assert!(
+            first.message.contains("divide by zero"),
+            "{}",
+            first.message
+        );
         let text = first.to_string();
         assert!(
-            text.starts_with("stage #1 `map` of pipeline `inverses` (line 10: `|n| 100 / n`) panicked"),
+            text.starts_with(
+                "stage #1 `map` of pipeline `inverses` (line 10: `|n| 100 / n`) panicked"
+            ),
             "{text}"
         );
     }

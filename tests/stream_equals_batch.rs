@@ -38,8 +38,14 @@ where
     let finished = running.finish().unwrap();
     accumulated.retain(|_, diff| *diff != 0);
     let accumulated: Vec<(P::Output, isize)> = accumulated.into_iter().collect();
-    assert_eq!(accumulated, view, "accumulated changes equal the running view");
-    assert_eq!(accumulated, finished.records, "accumulated changes equal the final output");
+    assert_eq!(
+        accumulated, view,
+        "accumulated changes equal the running view"
+    );
+    assert_eq!(
+        accumulated, finished.records,
+        "accumulated changes equal the final output"
+    );
     accumulated
 }
 

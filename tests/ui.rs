@@ -21,7 +21,10 @@ fn declaration_mistakes_are_spanned_compile_errors() {
     t.pass("tests/ui/pass-*.rs");
     for entry in std::fs::read_dir("tests/ui").expect("tests/ui exists") {
         let path = entry.expect("readable dir").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.ends_with(".rs") && !name.starts_with("pass-") {
             t.compile_fail(&path);
         }

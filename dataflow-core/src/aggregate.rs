@@ -63,7 +63,9 @@ macro_rules! summable_int {
         }
     )*};
 }
-summable_int!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+summable_int!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 #[cfg(feature = "decimal")]
 impl Summable for rust_decimal::Decimal {
@@ -350,6 +352,9 @@ where
     }
 }
 
+/// Updates buffered for a later time, with the capability to emit its results.
+type Pending<K, V> = (Capability<u64>, Vec<((K, V), isize)>);
+
 /// Maintains `acc` per key of `input`, exchanging records by key, and outputs `(key, result)` changes.
 pub(crate) fn hash_aggregate<'scope, K: Record, V: Record, A: Accumulator<V>>(
     ctx: &Context,
@@ -378,8 +383,7 @@ where
                 // The least open time, whose updates are applied as they arrive.
                 let mut open: Option<Capability<u64>> = None;
                 // Later times, buffered until they become the least open time.
-                let mut pending: BTreeMap<u64, (Capability<u64>, Vec<((K, V), isize)>)> =
-                    BTreeMap::new();
+                let mut pending: BTreeMap<u64, Pending<K, V>> = BTreeMap::new();
                 move |(input, frontier), output| {
                     let least = frontier.frontier().iter().next().copied();
                     let complete = |time: u64| least.is_none_or(|least| time < least);
@@ -432,10 +436,11 @@ where
                                 ctx.report_panic(id, payload);
                             }
                         } else {
-                            let slot = pending.entry(time).or_insert_with(|| {
-                                (capability.delayed(&time, 0), Vec::new())
-                            });
-                            slot.1.extend(data.drain(..).map(|(record, _time, diff)| (record, diff)));
+                            let slot = pending
+                                .entry(time)
+                                .or_insert_with(|| (capability.delayed(&time, 0), Vec::new()));
+                            slot.1
+                                .extend(data.drain(..).map(|(record, _time, diff)| (record, diff)));
                         }
                     });
                 }

@@ -26,11 +26,11 @@
 //! * `--explain` prints the plan as text and as a Mermaid graph (`--explain=dot` for Graphviz,
 //!   `--explain=json` for the serialized plan) and exits.
 
+use crate::Record;
 use crate::error::Error;
 use crate::pipeline::Pipeline;
 use crate::runner::{Change, Cluster, Runner};
 use crate::source::{DeadLetterSink, FileSource, Format, SourceStats};
-use crate::Record;
 use clap::{ArgAction, Parser, ValueEnum};
 use serde::Serialize;
 use std::fs::File;

@@ -383,12 +383,15 @@ impl<'scope, D: Record, K: Record, V: Record, S: Step<D, Out = (K, V)>> Flow<'sc
         let name = ctx.operator_name(id);
         let out = self
             .collection()
-            .reduce_named(&name, move |key, rows, out: &mut Vec<(O, isize)>| {
-                match catch_user(|| f(key, crate::Rows::new(rows))) {
+            .reduce_named(
+                &name,
+                move |key, rows, out: &mut Vec<(O, isize)>| match catch_user(|| {
+                    f(key, crate::Rows::new(rows))
+                }) {
                     Ok(result) => out.push((result, 1)),
                     Err(payload) => reporter.report_panic(id, payload),
-                }
-            })
+                },
+            )
             .map(|(_key, out)| out);
         Flow::new(&ctx, out)
     }

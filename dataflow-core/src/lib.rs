@@ -143,7 +143,10 @@ impl<'a, V> Rows<'a, V> {
 
     /// The number of records, counting repeats.
     pub fn len(&self) -> usize {
-        self.rows.iter().map(|(_, count)| (*count).max(0) as usize).sum()
+        self.rows
+            .iter()
+            .map(|(_, count)| (*count).max(0) as usize)
+            .sum()
     }
 
     /// Whether there are no records.
@@ -172,14 +175,16 @@ pub mod prelude {
 pub mod __private {
     pub use crate::flow::Flow;
     pub use differential_dataflow::VecCollection;
-    pub use std::sync::OnceLock;
     pub use serde_json;
+    pub use std::sync::OnceLock;
 
     /// Parses the plan the macro embedded as JSON.
     pub fn parse_plan(json: &str) -> crate::plan::Plan {
         match serde_json::from_str(json) {
             Ok(plan) => plan,
-            Err(error) => panic!("the embedded plan is not valid JSON ({error}): rebuild the crate"),
+            Err(error) => {
+                panic!("the embedded plan is not valid JSON ({error}): rebuild the crate")
+            }
         }
     }
 }

@@ -84,7 +84,9 @@ impl Default for Cluster {
 impl Cluster {
     fn timely_config(&self) -> Result<timely::Config, Error> {
         if self.workers == 0 {
-            return Err(Error::Usage("the number of workers must be at least 1".into()));
+            return Err(Error::Usage(
+                "the number of workers must be at least 1".into(),
+            ));
         }
         if self.process >= self.processes {
             return Err(Error::Usage(format!(
@@ -364,7 +366,10 @@ impl<P: Pipeline> Running<P> {
     ///
     /// In a cluster every process pushes the same input; each keeps its own share. Output changes are
     /// collected by process 0; the other processes get empty lists.
-    pub fn push(&mut self, input: impl IntoBatch<P::Inputs>) -> Result<Vec<Change<P::Output>>, Error> {
+    pub fn push(
+        &mut self,
+        input: impl IntoBatch<P::Inputs>,
+    ) -> Result<Vec<Change<P::Output>>, Error> {
         let epoch = self.epoch;
         self.epoch += 1;
         let batch = <P::Inputs as Inputs>::share(

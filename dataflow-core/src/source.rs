@@ -114,7 +114,10 @@ impl<T: DeserializeOwned> FileSource<T> {
                     .trim(csv::Trim::All)
                     .from_reader(reader);
                 let headers = reader.headers().map_err(|e| {
-                    Error::Source(format!("{}: cannot read the CSV header: {e}", path.display()))
+                    Error::Source(format!(
+                        "{}: cannot read the CSV header: {e}",
+                        path.display()
+                    ))
                 })?;
                 Lines::Csv {
                     headers: headers.clone(),

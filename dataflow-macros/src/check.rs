@@ -55,7 +55,9 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
         if env.contains_key(&name) {
             errors.spanning(
                 &binding.name,
-                format!("`{name}` is already an input or binding of this pipeline: choose another name"),
+                format!(
+                    "`{name}` is already an input or binding of this pipeline: choose another name"
+                ),
             );
         }
         if let Some(stream) = stream {

@@ -109,9 +109,10 @@ fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream
     let name = declared.name.to_string();
     let plan_json = serde_json::to_string(&checked.plan)
         .map_err(|e| syn::Error::new(Span::call_site(), format!("cannot encode the plan: {e}")))?;
-    let body = declared.body.as_ref().ok_or_else(|| {
-        syn::Error::new(declared.name.span(), "the pipeline has no body")
-    })?;
+    let body = declared
+        .body
+        .as_ref()
+        .ok_or_else(|| syn::Error::new(declared.name.span(), "the pipeline has no body"))?;
 
     let input_names: Vec<&Ident> = declared.inputs.iter().map(|i| &i.name).collect();
     let shared = |name: &Ident| checked.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
@@ -208,9 +209,18 @@ mod tests {
         let out = expand(
             "fn p(a: Stream<u32>) -> Stream<u32> { a.mapp(|x| x).reduce(|k, r| 1).sum(|x, y| x) }",
         );
-        assert!(out.contains("unknown stage `mapp`: did you mean `map`?"), "{out}");
-        assert!(out.contains("`reduce` needs a `key` stage before it"), "{out}");
-        assert!(out.contains("`sum` takes a closure with 1 parameter"), "{out}");
+        assert!(
+            out.contains("unknown stage `mapp`: did you mean `map`?"),
+            "{out}"
+        );
+        assert!(
+            out.contains("`reduce` needs a `key` stage before it"),
+            "{out}"
+        );
+        assert!(
+            out.contains("`sum` takes a closure with 1 parameter"),
+            "{out}"
+        );
         // The type is still declared, so its users see no follow-on errors.
         assert!(out.contains("struct P"), "{out}");
     }

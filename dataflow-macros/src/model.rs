@@ -386,7 +386,16 @@ fn abbreviate(tokens: &TokenStream) -> String {
 /// A type as text, spaced the way people write it: `Vec<(String, u64)>`.
 pub fn type_text(ty: &Type) -> String {
     let mut text = ty.to_token_stream().to_string();
-    for (from, to) in [(" <", "<"), ("< ", "<"), (" >", ">"), (" ,", ","), ("( ", "("), (" )", ")"), (" :: ", "::"), ("& ", "&")] {
+    for (from, to) in [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("( ", "("),
+        (" )", ")"),
+        (" :: ", "::"),
+        ("& ", "&"),
+    ] {
         text = text.replace(from, to);
     }
     text

@@ -440,7 +440,10 @@ mod tests {
     #[test]
     fn renders_every_format() {
         let plan = sample();
-        assert!(plan.to_text().contains("#1 map(|x| x + 1) <- #0 : Fused line 4 => output"));
+        assert!(
+            plan.to_text()
+                .contains("#1 map(|x| x + 1) <- #0 : Fused line 4 => output")
+        );
         assert!(plan.to_dot().contains("n0 -> n1;"));
         assert!(plan.to_mermaid().contains("n0 --> n1"));
         let json = serde_json::to_string(&plan).unwrap();

@@ -6,7 +6,10 @@ use super::*;
 pub const AGGREGATE: StageSpec = StageSpec {
     name: "aggregate",
     kind: StageKind::Aggregate,
-    args: &[ArgSpec::Closure { params: 1, shape: "|a| (a.sum(|r| r.amount), a.count())" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|a| (a.sum(|r| r.amount), a.count())",
+    }],
     needs_key: true,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

@@ -6,7 +6,10 @@ use super::*;
 pub const EVENT_TIME: StageSpec = StageSpec {
     name: "event_time",
     kind: StageKind::EventTime,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| milliseconds" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| milliseconds",
+    }],
     needs_key: false,
     needs_event_time: false,
     keyed_after: Keyed::Keep,

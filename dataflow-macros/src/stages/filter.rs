@@ -6,7 +6,10 @@ use super::*;
 pub const FILTER: StageSpec = StageSpec {
     name: "filter",
     kind: StageKind::Filter,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| condition" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| condition",
+    }],
     needs_key: false,
     needs_event_time: false,
     keyed_after: Keyed::Keep,

@@ -6,7 +6,10 @@ use super::*;
 pub const FILTER_MAP: StageSpec = StageSpec {
     name: "filter_map",
     kind: StageKind::FilterMap,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| Some(new_record)" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| Some(new_record)",
+    }],
     needs_key: false,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

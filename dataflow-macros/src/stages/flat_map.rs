@@ -6,7 +6,10 @@ use super::*;
 pub const FLAT_MAP: StageSpec = StageSpec {
     name: "flat_map",
     kind: StageKind::FlatMap,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| iterator" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| iterator",
+    }],
     needs_key: false,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

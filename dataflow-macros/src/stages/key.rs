@@ -6,7 +6,10 @@ use super::*;
 pub const KEY: StageSpec = StageSpec {
     name: "key",
     kind: StageKind::Key,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| key" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| key",
+    }],
     needs_key: false,
     needs_event_time: false,
     keyed_after: Keyed::Set,

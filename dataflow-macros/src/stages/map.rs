@@ -6,7 +6,10 @@ use super::*;
 pub const MAP: StageSpec = StageSpec {
     name: "map",
     kind: StageKind::Map,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| new_record" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| new_record",
+    }],
     needs_key: false,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

@@ -6,7 +6,10 @@ use super::*;
 pub const MEAN: StageSpec = StageSpec {
     name: "mean",
     kind: StageKind::Mean,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| value" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| value",
+    }],
     needs_key: true,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

@@ -3,24 +3,24 @@
 
 use dataflow_plan::StageKind;
 
-mod map;
+mod aggregate;
+mod count;
+mod distinct;
+mod event_time;
 mod filter;
 mod filter_map;
 mod flat_map;
+mod join;
 mod key;
-mod event_time;
-mod window;
-mod reduce;
-mod count;
-mod sum;
-mod min;
+mod map;
 mod max;
 mod mean;
-mod aggregate;
-mod distinct;
-mod join;
-mod union;
+mod min;
+mod reduce;
 mod scan;
+mod sum;
+mod union;
+mod window;
 
 /// What a stage's argument must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

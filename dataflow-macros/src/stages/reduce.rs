@@ -6,7 +6,10 @@ use super::*;
 pub const REDUCE: StageSpec = StageSpec {
     name: "reduce",
     kind: StageKind::Reduce,
-    args: &[ArgSpec::Closure { params: 2, shape: "|key, rows| output" }],
+    args: &[ArgSpec::Closure {
+        params: 2,
+        shape: "|key, rows| output",
+    }],
     needs_key: true,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

@@ -6,7 +6,15 @@ use super::*;
 pub const SCAN: StageSpec = StageSpec {
     name: "scan",
     kind: StageKind::Scan,
-    args: &[ArgSpec::Value { shape: "initial state" }, ArgSpec::Closure { params: 3, shape: "|state, record, emit| .." }],
+    args: &[
+        ArgSpec::Value {
+            shape: "initial state",
+        },
+        ArgSpec::Closure {
+            params: 3,
+            shape: "|state, record, emit| ..",
+        },
+    ],
     needs_key: true,
     needs_event_time: true,
     keyed_after: Keyed::Clear,

@@ -6,7 +6,10 @@ use super::*;
 pub const SUM: StageSpec = StageSpec {
     name: "sum",
     kind: StageKind::Sum,
-    args: &[ArgSpec::Closure { params: 1, shape: "|record| value" }],
+    args: &[ArgSpec::Closure {
+        params: 1,
+        shape: "|record| value",
+    }],
     needs_key: true,
     needs_event_time: false,
     keyed_after: Keyed::Clear,

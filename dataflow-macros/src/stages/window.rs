@@ -6,7 +6,9 @@ use super::*;
 pub const WINDOW: StageSpec = StageSpec {
     name: "window",
     kind: StageKind::Window,
-    args: &[ArgSpec::Value { shape: "Window::tumbling(Duration::from_secs(3600))" }],
+    args: &[ArgSpec::Value {
+        shape: "Window::tumbling(Duration::from_secs(3600))",
+    }],
     needs_key: true,
     needs_event_time: true,
     keyed_after: Keyed::Keep,
