@@ -4,9 +4,13 @@
 //! Each pipeline here has an executable under `examples/` that runs it with the common command line
 //! (`dataflow_core::cli`), and tests under `tests/` that check batch, stream and multi-worker runs agree.
 
+pub mod fraud;
 pub mod money;
 pub mod sales;
+pub mod windowed;
 pub mod words;
 
+pub use fraud::{Alert, FraudDetection, Transaction};
 pub use sales::{DailySales, DailyTotal, Sale};
+pub use windowed::{TimedSale, WindowTotal, WindowedSales};
 pub use words::{Line, WordCount, WordFrequency};

@@ -37,6 +37,8 @@ pub trait Accumulator<V>: 'static {
     /// accumulator holds no result (only possible when a closure gave different values for the same
     /// record when it was added and when it was taken away).
     fn output(&self, state: &Self::State, count: isize) -> Option<Self::Output>;
+    /// Adds everything in `from` to `into` (used when session windows merge).
+    fn merge(&self, into: &mut Self::State, from: Self::State);
 }
 
 /// Values that can be summed exactly: integers and decimals. Floating-point sums depend on the order
@@ -92,6 +94,8 @@ impl<V> Accumulator<V> for Count {
     fn output(&self, _state: &(), count: isize) -> Option<u64> {
         Some(count as u64)
     }
+    #[inline]
+    fn merge(&self, _into: &mut (), _from: ()) {}
 }
 
 /// Set semantics: the key is present while it has records. Used by `distinct`.
@@ -107,6 +111,8 @@ impl<V> Accumulator<V> for Presence {
     fn output(&self, _state: &(), _count: isize) -> Option<()> {
         Some(())
     }
+    #[inline]
+    fn merge(&self, _into: &mut (), _from: ()) {}
 }
 
 /// `sum(|r| ..)`: the exact sum of a value.
@@ -133,6 +139,10 @@ impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Sum<F, N> {
     fn output(&self, state: &N, _count: isize) -> Option<N> {
         Some(state.clone())
     }
+    #[inline]
+    fn merge(&self, into: &mut N, from: N) {
+        into.add_times(&from, 1);
+    }
 }
 
 /// `mean(|r| ..)`: the arithmetic mean of a value, from its exact sum and count.
@@ -158,6 +168,10 @@ impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Mean<F, N> 
     #[inline]
     fn output(&self, state: &N, count: isize) -> Option<F64> {
         Some(F64(state.to_f64() / count as f64))
+    }
+    #[inline]
+    fn merge(&self, into: &mut N, from: N) {
+        into.add_times(&from, 1);
     }
 }
 
@@ -211,6 +225,11 @@ impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> fo
     fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
         state.keys().next().cloned()
     }
+    fn merge(&self, into: &mut Self::State, from: Self::State) {
+        for (value, count) in from {
+            count_value(into, value, count);
+        }
+    }
 }
 
 impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> for Max<F, N> {
@@ -222,6 +241,11 @@ impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> fo
     }
     fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
         state.keys().next_back().cloned()
+    }
+    fn merge(&self, into: &mut Self::State, from: Self::State) {
+        for (value, count) in from {
+            count_value(into, value, count);
+        }
     }
 }
 
@@ -237,6 +261,10 @@ macro_rules! tuple_accumulator {
             #[inline]
             fn output(&self, state: &Self::State, count: isize) -> Option<Self::Output> {
                 Some(($( self.$i.output(&state.$i, count)?, )+))
+            }
+            #[inline]
+            fn merge(&self, into: &mut Self::State, from: Self::State) {
+                $( self.$i.merge(&mut into.$i, from.$i); )+
             }
         }
     };

@@ -5,7 +5,7 @@
 //! # #[pipeline]
 //! # fn word_count(words: Stream<String>) -> Stream<(String, u64)> { words.key(|w| w.clone()).count() }
 //! fn main() -> std::process::ExitCode {
-//!     dataflow_core::cli::main::<WordCount>()
+//!     dataflow_core::cli::main::<WordCount, _>()
 //! }
 //! ```
 //!
@@ -23,20 +23,26 @@
 //!   gives the counts.
 //! * `-w` worker threads, `-n` processes, `-p` this process's index and `-h` a host file are timely's own
 //!   cluster flags; process 0 prints the results.
+//! * Event-time pipelines take `--max-delay` (bounded out-of-orderness of the watermark),
+//!   `--lateness`, `--window` and `--emit` (which replace those of every window stage); records too
+//!   late for their window go to the late output (standard error unless `--late PATH`) and are counted.
 //! * `--explain` prints the plan as text and as a Mermaid graph (`--explain=dot` for Graphviz,
 //!   `--explain=json` for the serialized plan) and exits.
 
+use crate::LateRecord;
 use crate::Record;
 use crate::error::Error;
 use crate::pipeline::Pipeline;
 use crate::runner::{Change, Cluster, Runner};
 use crate::source::{DeadLetterSink, FileSource, Format, SourceStats};
+use crate::window::{Emit, Window, WindowKind, WindowOverrides, parse_duration};
 use clap::{ArgAction, Parser, ValueEnum};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 use std::time::Instant;
 
 /// How the input is fed to the pipeline.
@@ -100,6 +106,23 @@ pub struct Args {
     /// Where to write malformed records (JSON Lines); standard error when omitted.
     #[arg(long)]
     pub dead_letter: Option<PathBuf>,
+    /// Event-time pipelines: bounded out-of-orderness; the watermark trails the greatest event time
+    /// seen by this much (e.g. `500ms`, `30s`, `10m`, `1h`, `1d`).
+    #[arg(long, value_parser = parse_duration)]
+    pub max_delay: Option<Duration>,
+    /// Event-time pipelines: how long after a window's end records are still accepted.
+    #[arg(long, value_parser = parse_duration)]
+    pub lateness: Option<Duration>,
+    /// Replaces every window stage's window: `tumbling:1h`, `sliding:1h:15m`, `session:30m`, `global`.
+    #[arg(long, value_parser = Window::parse)]
+    pub window: Option<WindowKind>,
+    /// Replaces every window stage's emit mode.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// Where to write records that arrive too late for their windows (JSON Lines); standard error
+    /// when omitted.
+    #[arg(long)]
+    pub late: Option<PathBuf>,
     /// Print the pipeline's plan and exit.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub explain: Option<Explain>,
@@ -195,7 +218,28 @@ where
         .map_or("stdout".to_string(), |p| p.display().to_string());
     let started = Instant::now();
     let mut source = FileSource::<I>::open(input, format)?;
-    let runner = Runner::<P>::new().cluster(cluster.clone());
+    let mut late_out: Box<dyn Write> = match &args.late {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => Box::new(std::io::stderr()),
+    };
+    let late_name = args
+        .late
+        .as_ref()
+        .map_or("stderr".to_string(), |p| p.display().to_string());
+    let mut runner = Runner::<P>::new()
+        .cluster(cluster.clone())
+        .windows(WindowOverrides {
+            kind: args.window,
+            lateness: args
+                .lateness
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            emit: args.emit,
+        });
+    if let Some(delay) = args.max_delay {
+        runner = runner.max_delay(delay);
+    }
 
     let output = match args.mode {
         Mode::Batch => {
@@ -230,6 +274,12 @@ where
                     if args.changes && leader {
                         write_changes(&mut out, &changes, &out_name)?;
                     }
+                    write_late(
+                        &mut late_out,
+                        &running.take_late(),
+                        &late_name,
+                        args.late.is_none(),
+                    )?;
                 }
                 if exhausted {
                     break;
@@ -255,7 +305,9 @@ where
             }
         }
     }
+    write_late(&mut late_out, &output.late, &late_name, args.late.is_none())?;
     out.flush().map_err(|e| Error::io(&out_name, e))?;
+    late_out.flush().map_err(|e| Error::io(&late_name, e))?;
     dead.flush()?;
     if leader {
         eprintln!(
@@ -266,6 +318,7 @@ where
                 args,
                 source.stats(),
                 &dead,
+                output.summary.late_records,
                 output.records.len(),
                 started.elapsed().as_secs_f64()
             )
@@ -280,6 +333,7 @@ fn summary_line(
     args: &Args,
     stats: SourceStats,
     dead: &DeadLetterSink,
+    late: u64,
     outputs: usize,
     seconds: f64,
 ) -> String {
@@ -293,8 +347,13 @@ fn summary_line(
     } else {
         String::new()
     };
+    let late_note = if late > 0 {
+        format!(", {late} late (to the late output)")
+    } else {
+        String::new()
+    };
     format!(
-        "{name} (version {version}): {mode}, {workers} worker{}: read {} records, {} ok, {} dead-lettered{dead_note}; {outputs} output records in {seconds:.3} s",
+        "{name} (version {version}): {mode}, {workers} worker{}: read {} records, {} ok, {} dead-lettered{dead_note}{late_note}; {outputs} output records in {seconds:.3} s",
         if workers == 1 { "" } else { "s" },
         stats.read,
         stats.ok,
@@ -315,6 +374,21 @@ fn write_changes<O: Serialize>(
 ) -> Result<(), Error> {
     for change in changes {
         write_json(out, change, name)?;
+    }
+    Ok(())
+}
+
+fn write_late(
+    out: &mut dyn Write,
+    late: &[LateRecord],
+    name: &str,
+    labelled: bool,
+) -> Result<(), Error> {
+    for record in late {
+        if labelled {
+            out.write_all(b"late: ").map_err(|e| Error::io(name, e))?;
+        }
+        write_json(out, record, name)?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The context a pipeline's operators share: its plan, and the failures its user code reported.
 
 use crate::plan::{Plan, StageKind};
+use crate::window::{Window, WindowOverrides};
+use serde::Serialize;
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
@@ -24,19 +26,76 @@ struct Inner {
     plan: &'static Plan,
     failures: Mutex<Vec<StageFailure>>,
     failure_count: AtomicU64,
+    late: Mutex<Vec<LateRecord>>,
+    late_count: AtomicU64,
+    windows: WindowOverrides,
 }
 
 impl Context {
     /// A context for a pipeline with `plan`.
     pub fn new(plan: &'static Plan) -> Context {
+        Context::with_windows(plan, WindowOverrides::default())
+    }
+
+    /// A context whose window stages take `windows` overrides (from the command line).
+    pub fn with_windows(plan: &'static Plan, windows: WindowOverrides) -> Context {
         install_quiet_panic_hook();
         Context {
             inner: Arc::new(Inner {
                 plan,
                 failures: Mutex::new(Vec::new()),
                 failure_count: AtomicU64::new(0),
+                late: Mutex::new(Vec::new()),
+                late_count: AtomicU64::new(0),
+                windows,
             }),
         }
+    }
+
+    /// The window a window stage declared as `declared` uses, after overrides.
+    pub fn window(&self, declared: Window) -> Window {
+        self.inner.windows.apply(declared)
+    }
+
+    /// Sends `record`, which arrived behind the watermark by more than the allowed lateness, to the
+    /// late side output.
+    pub fn report_late<T: Serialize>(
+        &self,
+        stage: usize,
+        event_time: u64,
+        watermark: u64,
+        record: &T,
+    ) {
+        self.inner.late_count.fetch_add(1, Ordering::Relaxed);
+        let record = serde_json::to_value(record)
+            .unwrap_or_else(|e| serde_json::Value::String(format!("unprintable record: {e}")));
+        self.inner
+            .late
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(LateRecord {
+                pipeline: self.inner.plan.pipeline.clone(),
+                stage,
+                event_time,
+                watermark,
+                record,
+            });
+    }
+
+    /// Takes the late records reported since the last call.
+    pub fn take_late(&self) -> Vec<LateRecord> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .late
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// How many late records were reported in all.
+    pub fn late_count(&self) -> u64 {
+        self.inner.late_count.load(Ordering::Relaxed)
     }
 
     /// The plan of the pipeline this context runs.
@@ -121,6 +180,21 @@ impl fmt::Display for StageFailure {
             self.stage, self.kind, self.pipeline, self.line, self.source, self.message
         )
     }
+}
+
+/// A record that arrived too late for its window: the late side output.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LateRecord {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The window or scan stage that turned it away.
+    pub stage: usize,
+    /// The record's event time, ms.
+    pub event_time: u64,
+    /// The watermark when it arrived, ms.
+    pub watermark: u64,
+    /// The record (as the stage saw it: key and value).
+    pub record: serde_json::Value,
 }
 
 thread_local! {

@@ -97,6 +97,34 @@ pub struct MapStep<F> {
     id: usize,
 }
 
+macro_rules! step_constructors {
+    ($($step:ident),*) => {$(
+        impl<F> $step<F> {
+            pub(crate) fn new(f: F, id: usize) -> Self {
+                $step { f, id }
+            }
+        }
+    )*};
+}
+step_constructors!(MapStep, FilterStep, FilterMapStep, FlatMapStep, KeyStep);
+
+/// Chains `second` after `first`.
+pub(crate) fn then<A, B>(first: A, second: B) -> Then<A, B> {
+    Then(first, second)
+}
+
+/// Drops the input position the runner numbers every input record with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unsequence;
+
+impl<A: 'static> Step<(A, u64)> for Unsequence {
+    type Out = A;
+    #[inline(always)]
+    fn push<E: FnMut(A)>(&mut self, item: (A, u64), _stage: &Cell<usize>, emit: &mut E) {
+        emit(item.0)
+    }
+}
+
 impl<I, O, F: FnMut(I) -> O + 'static> Step<I> for MapStep<F> {
     type Out = O;
     #[inline(always)]
@@ -189,13 +217,29 @@ impl<'scope, D: Record> Flow<'scope, D, Identity> {
     }
 }
 
-impl<D: Record> Clone for Flow<'_, D, Identity> {
+impl<'scope, A: Record> Flow<'scope, (A, u64), Unsequence> {
+    /// A flow over a pipeline input, whose records the runner numbered with their input position.
+    pub fn input(ctx: &Context, collection: VecCollection<'scope, u64, (A, u64), isize>) -> Self {
+        Flow {
+            ctx: ctx.clone(),
+            collection,
+            steps: Unsequence,
+            first_stage: None,
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (Context, VecCollection<'scope, u64, (A, u64), isize>) {
+        (self.ctx, self.collection)
+    }
+}
+
+impl<D: Record, S: Clone> Clone for Flow<'_, D, S> {
     fn clone(&self) -> Self {
         Flow {
             ctx: self.ctx.clone(),
             collection: self.collection.clone(),
-            steps: Identity,
-            first_stage: None,
+            steps: self.steps.clone(),
+            first_stage: self.first_stage,
         }
     }
 }

@@ -32,14 +32,29 @@ pub trait Pipeline: 'static {
     fn version() -> String {
         Self::plan().fingerprint()
     }
+
+    /// Whether the pipeline takes event time from its data (it has an `event_time` stage). Runners then
+    /// drive its logical time by the watermark instead of by steps.
+    const EVENT_TIME: bool = false;
+
+    /// The greatest event time among the records of `batch`, for the watermark. `None` when the batch
+    /// has no record with an event time.
+    fn max_event_time(_batch: &<Self::Inputs as Inputs>::Batch) -> Option<u64> {
+        None
+    }
 }
 
 /// The inputs of a pipeline: implemented for tuples of one to three record types.
+///
+/// Runners number every input record with its position in the input (per input, counting from 0), so
+/// that records with equal event times keep their input order; the collections carry `(record, position)`.
 pub trait Inputs: 'static {
     /// How many inputs there are.
     const COUNT: usize;
     /// Records for every input: `(Vec<A>,)`, `(Vec<A>, Vec<B>)`, ...
     type Batch: Send + 'static;
+    /// Records numbered with their input position: `(Vec<(A, u64)>,)`, ...
+    type Numbered: Send + 'static;
     /// The differential input sessions.
     type Handles;
     /// The input collections the pipeline's graph is built over.
@@ -49,18 +64,21 @@ pub trait Inputs: 'static {
     fn empty() -> Self::Batch;
     /// The number of records in a batch, over all inputs.
     fn len(batch: &Self::Batch) -> usize;
+    /// Numbers the records of `batch`, input `i` from `next[i]` on, and advances `next`.
+    fn number(batch: Self::Batch, next: &mut [u64]) -> Self::Numbered;
     /// Creates the inputs in `scope`.
     fn create<'scope>(scope: Scope<'scope, u64>) -> (Self::Handles, Self::Collections<'scope>);
     /// Moves the inputs to `time`.
     fn advance_to(handles: &mut Self::Handles, time: u64);
     /// Inserts every record of `batch` at the inputs' current time.
-    fn insert(handles: &mut Self::Handles, batch: Self::Batch);
+    fn insert(handles: &mut Self::Handles, batch: Self::Numbered);
     /// Sends buffered records on.
     fn flush(handles: &mut Self::Handles);
     /// Splits a batch into `parts` batches of about equal size, keeping record order within each.
-    fn split(batch: Self::Batch, parts: usize) -> Vec<Self::Batch>;
-    /// The records of `batch` that belong to process `index` of `of`: every `of`-th one.
-    fn share(batch: Self::Batch, index: usize, of: usize) -> Self::Batch;
+    fn split(batch: Self::Numbered, parts: usize) -> Vec<Self::Numbered>;
+    /// The records of `batch` that belong to process `index` of `of`: those whose position is `index`
+    /// modulo `of`.
+    fn share(batch: Self::Numbered, index: usize, of: usize) -> Self::Numbered;
 }
 
 fn split_vec<T>(mut records: Vec<T>, parts: usize) -> Vec<Vec<T>> {
@@ -75,16 +93,20 @@ fn split_vec<T>(mut records: Vec<T>, parts: usize) -> Vec<Vec<T>> {
     out
 }
 
-fn share_vec<T>(records: Vec<T>, index: usize, of: usize) -> Vec<T> {
+fn share_vec<T>(records: Vec<(T, u64)>, index: usize, of: usize) -> Vec<(T, u64)> {
     if of <= 1 {
         return records;
     }
     records
         .into_iter()
-        .enumerate()
-        .filter(|(position, _)| position % of == index)
-        .map(|(_, record)| record)
+        .filter(|(_, position)| *position % of as u64 == index as u64)
         .collect()
+}
+
+fn number_vec<T>(records: Vec<T>, next: &mut u64) -> Vec<(T, u64)> {
+    let first = *next;
+    *next += records.len() as u64;
+    records.into_iter().zip(first..).collect()
 }
 
 macro_rules! tuple_inputs {
@@ -92,8 +114,9 @@ macro_rules! tuple_inputs {
         impl<$($t: Record),+> Inputs for ($($t,)+) {
             const COUNT: usize = $count;
             type Batch = ($(Vec<$t>,)+);
-            type Handles = ($(InputSession<u64, $t, isize>,)+);
-            type Collections<'scope> = ($(VecCollection<'scope, u64, $t, isize>,)+);
+            type Numbered = ($(Vec<($t, u64)>,)+);
+            type Handles = ($(InputSession<u64, ($t, u64), isize>,)+);
+            type Collections<'scope> = ($(VecCollection<'scope, u64, ($t, u64), isize>,)+);
 
             fn empty() -> Self::Batch {
                 ($(Vec::<$t>::new(),)+)
@@ -101,28 +124,31 @@ macro_rules! tuple_inputs {
             fn len(batch: &Self::Batch) -> usize {
                 0 $(+ batch.$i.len())+
             }
+            fn number(batch: Self::Batch, next: &mut [u64]) -> Self::Numbered {
+                ($(number_vec(batch.$i, &mut next[$i]),)+)
+            }
             fn create<'scope>(scope: Scope<'scope, u64>) -> (Self::Handles, Self::Collections<'scope>) {
                 #[allow(non_snake_case)]
-                let ($($t,)+) = ($(scope.new_collection::<$t, isize>(),)+);
+                let ($($t,)+) = ($(scope.new_collection::<($t, u64), isize>(),)+);
                 (($($t.0,)+), ($($t.1,)+))
             }
             fn advance_to(handles: &mut Self::Handles, time: u64) {
                 $( handles.$i.advance_to(time); )+
             }
-            fn insert(handles: &mut Self::Handles, batch: Self::Batch) {
+            fn insert(handles: &mut Self::Handles, batch: Self::Numbered) {
                 $( for record in batch.$i { handles.$i.insert(record); } )+
             }
             fn flush(handles: &mut Self::Handles) {
                 $( handles.$i.flush(); )+
             }
-            fn split(batch: Self::Batch, parts: usize) -> Vec<Self::Batch> {
+            fn split(batch: Self::Numbered, parts: usize) -> Vec<Self::Numbered> {
                 #[allow(non_snake_case)]
                 let ($(mut $t,)+) = ($(split_vec(batch.$i, parts).into_iter(),)+);
                 (0..parts.max(1))
                     .map(|_| ($($t.next().unwrap_or_default(),)+))
                     .collect()
             }
-            fn share(batch: Self::Batch, index: usize, of: usize) -> Self::Batch {
+            fn share(batch: Self::Numbered, index: usize, of: usize) -> Self::Numbered {
                 ($(share_vec(batch.$i, index, of),)+)
             }
         }
@@ -178,10 +204,15 @@ mod tests {
 
     #[test]
     fn shares_partition_the_batch() {
-        let all: Vec<u32> = (0..10).collect();
-        let a = share_vec(all.clone(), 0, 2);
-        let b = share_vec(all.clone(), 1, 2);
-        assert_eq!(a, vec![0, 2, 4, 6, 8]);
-        assert_eq!(b, vec![1, 3, 5, 7, 9]);
+        let mut next = 0;
+        let all = number_vec((10..20).collect::<Vec<u32>>(), &mut next);
+        assert_eq!(next, 10);
+        let a: Vec<u32> = share_vec(all.clone(), 0, 2)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        let b: Vec<u32> = share_vec(all, 1, 2).into_iter().map(|r| r.0).collect();
+        assert_eq!(a, vec![10, 12, 14, 16, 18]);
+        assert_eq!(b, vec![11, 13, 15, 17, 19]);
     }
 }

@@ -36,9 +36,11 @@
 //! # Ok::<(), dataflow_core::Error>(())
 //! ```
 
-use crate::context::Context;
+use crate::context::{Context, LateRecord, catch_user};
 use crate::error::Error;
 use crate::pipeline::{Inputs, IntoBatch, Pipeline};
+use crate::plan::{Plan, StageKind};
+use crate::window::{WindowOverrides, clock};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -140,12 +142,14 @@ pub struct Change<O> {
 }
 
 /// What a finished run produced.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Output<O> {
     /// The consolidated output, sorted: every record with its multiplicity.
     pub records: Vec<(O, isize)>,
     /// Changes that appeared only when the input closed (such as windows completed by the end of input).
     pub closing_changes: Vec<Change<O>>,
+    /// Records that arrived too late for their windows and were not taken by [`Running::take_late`].
+    pub late: Vec<LateRecord>,
     /// Counts and timings of the run.
     pub summary: Summary,
 }
@@ -172,12 +176,19 @@ pub struct Summary {
     pub steps: u64,
     /// Distinct output records in the final result.
     pub output_records: u64,
+    /// Records that arrived too late for their windows (the late side output).
+    pub late_records: u64,
     /// Wall-clock time from start to finish.
     pub elapsed: Duration,
 }
 
 enum Feed<B> {
-    Step(u64, B),
+    /// Insert `batch` at logical time `at`, then advance the inputs to `until`.
+    Step {
+        at: u64,
+        until: u64,
+        batch: B,
+    },
     End,
 }
 
@@ -190,6 +201,9 @@ enum Event<O> {
 /// Starts pipelines of type `P`. See the [module docs](self).
 pub struct Runner<P> {
     cluster: Cluster,
+    max_delay: u64,
+    manual_watermark: bool,
+    windows: WindowOverrides,
     _pipeline: PhantomData<fn() -> P>,
 }
 
@@ -204,8 +218,31 @@ impl<P: Pipeline> Runner<P> {
     pub fn new() -> Self {
         Runner {
             cluster: Cluster::default(),
+            max_delay: 0,
+            manual_watermark: false,
+            windows: WindowOverrides::default(),
             _pipeline: PhantomData,
         }
+    }
+
+    /// For event-time pipelines: the bounded out-of-orderness. The watermark follows the greatest
+    /// event time seen minus `max_delay`; records up to that far behind it are still in time.
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = u64::try_from(max_delay.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// For event-time pipelines: the watermark moves only by [`Running::advance_watermark`] (and
+    /// [`Running::idle`]), never by itself. This is how tests script exactly when windows complete.
+    pub fn manual_watermark(mut self) -> Self {
+        self.manual_watermark = true;
+        self
+    }
+
+    /// Overrides every window stage's kind, lateness or emit mode.
+    pub fn windows(mut self, windows: WindowOverrides) -> Self {
+        self.windows = windows;
+        self
     }
 
     /// Uses `workers` worker threads in this process.
@@ -232,12 +269,12 @@ impl<P: Pipeline> Runner<P> {
         let config = self.cluster.timely_config()?;
         let local = self.cluster.workers;
         let plan = P::plan();
-        let ctx = Context::new(plan);
+        let ctx = Context::with_windows(plan, self.windows);
 
         let mut feeds = Vec::with_capacity(local);
         let mut receivers = Vec::with_capacity(local);
         for _ in 0..local {
-            let (sender, receiver) = mpsc::channel::<Feed<<P::Inputs as Inputs>::Batch>>();
+            let (sender, receiver) = mpsc::channel::<Feed<<P::Inputs as Inputs>::Numbered>>();
             feeds.push(sender);
             receivers.push(Some(receiver));
         }
@@ -280,7 +317,12 @@ impl<P: Pipeline> Runner<P> {
             threads: threads.into_iter().flatten().collect(),
             events,
             guards: Some(guards),
-            epoch: 0,
+            time: 0,
+            watermark: 0,
+            max_seen: None,
+            max_delay: self.max_delay,
+            manual_watermark: self.manual_watermark,
+            positions: vec![0; <P::Inputs as Inputs>::COUNT],
             view: BTreeMap::new(),
             summary: Summary::default(),
             started: Instant::now(),
@@ -288,11 +330,19 @@ impl<P: Pipeline> Runner<P> {
     }
 }
 
+/// The id of the pipeline's first `event_time` stage, to report its panics.
+fn event_time_stage(plan: &Plan) -> usize {
+    plan.nodes
+        .iter()
+        .find(|node| node.kind == StageKind::EventTime)
+        .map_or(0, |node| node.id)
+}
+
 /// The loop each worker runs: take steps from its feed, run them to completion, report to the runner.
 fn run_worker<P: Pipeline>(
     worker: &mut timely::worker::Worker,
     ctx: &Context,
-    feed: Receiver<Feed<<P::Inputs as Inputs>::Batch>>,
+    feed: Receiver<Feed<<P::Inputs as Inputs>::Numbered>>,
     events: Sender<Event<P::Output>>,
     leader: bool,
 ) {
@@ -321,16 +371,16 @@ fn run_worker<P: Pipeline>(
     });
     loop {
         match feed.try_recv() {
-            Ok(Feed::Step(epoch, batch)) => {
-                <P::Inputs as Inputs>::advance_to(&mut handles, epoch);
+            Ok(Feed::Step { at, until, batch }) => {
+                <P::Inputs as Inputs>::advance_to(&mut handles, at);
                 <P::Inputs as Inputs>::insert(&mut handles, batch);
-                <P::Inputs as Inputs>::advance_to(&mut handles, epoch + 1);
+                <P::Inputs as Inputs>::advance_to(&mut handles, until);
                 <P::Inputs as Inputs>::flush(&mut handles);
-                while probe.less_than(&(epoch + 1)) {
+                while probe.less_than(&until) {
                     worker.step_or_park(None);
                 }
                 if leader {
-                    let _ = events.send(Event::Done(epoch));
+                    let _ = events.send(Event::Done(until));
                 }
             }
             Ok(Feed::End) | Err(TryRecvError::Disconnected) => break,
@@ -350,11 +400,19 @@ fn run_worker<P: Pipeline>(
 pub struct Running<P: Pipeline> {
     ctx: Context,
     cluster: Cluster,
-    feeds: Vec<Sender<Feed<<P::Inputs as Inputs>::Batch>>>,
+    feeds: Vec<Sender<Feed<<P::Inputs as Inputs>::Numbered>>>,
     threads: Vec<Thread>,
     events: Receiver<Event<P::Output>>,
     guards: Option<WorkerGuards<()>>,
-    epoch: u64,
+    /// The inputs' current logical time.
+    time: u64,
+    /// Event-time pipelines: the watermark, ms.
+    watermark: u64,
+    max_seen: Option<u64>,
+    max_delay: u64,
+    manual_watermark: bool,
+    /// The next input position of each input.
+    positions: Vec<u64>,
     view: BTreeMap<P::Output, isize>,
     summary: Summary,
     started: Instant,
@@ -364,32 +422,94 @@ impl<P: Pipeline> Running<P> {
     /// Pushes one step of input and waits until its output is complete. Returns the step's output
     /// changes, consolidated and sorted.
     ///
+    /// For an event-time pipeline the step also moves the watermark to the greatest event time seen
+    /// minus the maximum delay, which completes the windows it passes.
+    ///
     /// In a cluster every process pushes the same input; each keeps its own share. Output changes are
     /// collected by process 0; the other processes get empty lists.
     pub fn push(
         &mut self,
         input: impl IntoBatch<P::Inputs>,
     ) -> Result<Vec<Change<P::Output>>, Error> {
-        let epoch = self.epoch;
-        self.epoch += 1;
-        let batch = <P::Inputs as Inputs>::share(
-            input.into_batch(),
-            self.cluster.process,
-            self.cluster.processes,
-        );
+        let batch = input.into_batch();
+        let target = if P::EVENT_TIME {
+            match catch_user(|| P::max_event_time(&batch)) {
+                Ok(Some(max)) => {
+                    self.max_seen = Some(self.max_seen.map_or(max, |seen| seen.max(max)))
+                }
+                Ok(None) => {}
+                Err(payload) => self.ctx.report_panic(event_time_stage(P::plan()), payload),
+            }
+            match (self.manual_watermark, self.max_seen) {
+                (false, Some(seen)) => self.watermark.max(seen.saturating_sub(self.max_delay)),
+                _ => self.watermark,
+            }
+        } else {
+            0
+        };
         self.summary.input_records += <P::Inputs as Inputs>::len(&batch) as u64;
+        self.step(batch, target)
+    }
+
+    /// Event-time pipelines: moves the watermark to `watermark` (ms) without new records, completing
+    /// every window whose end plus lateness it passes. A watermark never moves back.
+    pub fn advance_watermark(&mut self, watermark: u64) -> Result<Vec<Change<P::Output>>, Error> {
+        let target = self.watermark.max(watermark);
+        self.step(<P::Inputs as Inputs>::empty(), target)
+    }
+
+    /// Event-time pipelines: the source has been idle, so no more out-of-order records are expected;
+    /// the watermark moves up to the greatest event time seen (dropping the maximum delay). Sources call
+    /// this after an idle timeout so that an idle source does not hold windows open forever.
+    pub fn idle(&mut self) -> Result<Vec<Change<P::Output>>, Error> {
+        match self.max_seen {
+            Some(seen) => self.advance_watermark(seen),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The current watermark, ms (event-time pipelines).
+    pub fn watermark(&self) -> u64 {
+        self.watermark
+    }
+
+    /// Takes the records that arrived too late for their windows since the last call.
+    pub fn take_late(&self) -> Vec<LateRecord> {
+        self.ctx.take_late()
+    }
+
+    fn step(
+        &mut self,
+        batch: <P::Inputs as Inputs>::Batch,
+        watermark: u64,
+    ) -> Result<Vec<Change<P::Output>>, Error> {
+        let at = self.time;
+        let until = if P::EVENT_TIME && clock::at(watermark) > at {
+            self.watermark = watermark;
+            clock::at(watermark)
+        } else {
+            at + 1
+        };
+        self.time = until;
+        let numbered = <P::Inputs as Inputs>::number(batch, &mut self.positions);
+        let numbered =
+            <P::Inputs as Inputs>::share(numbered, self.cluster.process, self.cluster.processes);
         self.summary.steps += 1;
-        let parts = <P::Inputs as Inputs>::split(batch, self.feeds.len());
+        let parts = <P::Inputs as Inputs>::split(numbered, self.feeds.len());
         for ((feed, thread), part) in self.feeds.iter().zip(&self.threads).zip(parts) {
-            feed.send(Feed::Step(epoch, part))
-                .map_err(|_| Error::Timely("a worker stopped early".into()))?;
+            feed.send(Feed::Step {
+                at,
+                until,
+                batch: part,
+            })
+            .map_err(|_| Error::Timely("a worker stopped early".into()))?;
             thread.unpark();
         }
         let mut changes = Vec::new();
         loop {
             match self.next_event()? {
                 Event::Changes(batch) => changes.extend(batch),
-                Event::Done(done) if done == epoch => break,
+                Event::Done(done) if done == until => break,
                 Event::Done(_) => {}
                 Event::Finished => return Err(Error::Timely("the workers finished early".into())),
             }
@@ -435,9 +555,11 @@ impl<P: Pipeline> Running<P> {
         let records: Vec<(P::Output, isize)> = std::mem::take(&mut self.view).into_iter().collect();
         self.summary.output_records = records.len() as u64;
         self.summary.elapsed = self.started.elapsed();
+        self.summary.late_records = self.ctx.late_count();
         Ok(Output {
             records,
             closing_changes,
+            late: self.ctx.take_late(),
             summary: self.summary.clone(),
         })
     }

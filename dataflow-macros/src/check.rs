@@ -2,7 +2,7 @@
 //! descriptions in `stages`: which stages exist, their arguments, and what must come before them.
 
 use crate::model::{Arg, Chain, Errors, PipelineFn, type_text};
-use crate::stages::{self, ArgSpec, Keyed};
+use crate::stages::{self, ArgSpec, Keyed, TimeRule};
 use dataflow_plan::{Node, Plan, StageKind};
 use quote::ToTokens;
 use std::collections::HashMap;
@@ -13,7 +13,12 @@ use syn::Expr;
 struct Stream {
     node: usize,
     keyed: bool,
+    /// An event-time stream (after `event_time`).
     timed: bool,
+    /// Grouped into windows, waiting for an aggregate.
+    windowed: bool,
+    /// A pipeline input, with no stage applied yet.
+    input: bool,
 }
 
 /// The result of the checks: the plan, and how often each input and binding is used.
@@ -22,6 +27,11 @@ pub struct Checked {
     pub plan: Plan,
     /// How many chains start from each input or binding.
     pub uses: HashMap<String, usize>,
+}
+
+/// Stages whose output must not be left waiting: a `window` needs an aggregate after it.
+fn dangling(stream: &Stream) -> bool {
+    stream.windowed
 }
 
 /// Checks `pipeline`, numbering its stage calls, and builds its plan.
@@ -41,6 +51,8 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
                 node,
                 keyed: false,
                 timed: false,
+                windowed: false,
+                input: true,
             },
         );
         uses.insert(name, 0);
@@ -67,6 +79,12 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
         }
     }
     if let Some(stream) = walk(&mut body.result, &mut plan, &env, &mut uses, errors) {
+        if dangling(&stream) {
+            errors.spanning(
+                &body.result.root,
+                "the pipeline ends in a `window`: follow it with an aggregate such as `.count()`",
+            );
+        }
         plan.output = stream.node;
     }
     for input in &pipeline.inputs {
@@ -171,6 +189,48 @@ fn walk(
             ok = false;
         }
 
+        match spec.time {
+            TimeRule::Stamp if !(stream.input) => {
+                errors.spanning(
+                    &call.method,
+                    "`event_time` must come right after an input, as in `transactions.event_time(|t| t.ts)`, so that every record's time comes from the data as it arrives",
+                );
+                ok = false;
+            }
+            TimeRule::Stamp if stream.timed => {
+                errors.spanning(&call.method, "this stream already has an `event_time`");
+                ok = false;
+            }
+            TimeRule::Aggregate if stream.timed && !stream.windowed => {
+                errors.spanning(
+                    &call.method,
+                    format!(
+                        "`{name}` over an event-time stream needs a `window` before it, or its state would grow without end: add `.window(Window::tumbling(..))`, or opt in to one window over all time with `.window(Window::global())`"
+                    ),
+                );
+                ok = false;
+            }
+            TimeRule::Untimed if stream.timed => {
+                errors.spanning(
+                    &call.method,
+                    format!(
+                        "`{name}` is not available on an event-time stream: aggregate it in a `window` first, or use `scan` for ordered per-key state"
+                    ),
+                );
+                ok = false;
+            }
+            _ => {}
+        }
+        if stream.windowed && spec.time != TimeRule::Aggregate {
+            errors.spanning(
+                &call.method,
+                format!(
+                    "`window` must be followed by an aggregate (`count`, `sum`, `min`, `max`, `mean` or `aggregate`), found `{name}`"
+                ),
+            );
+            ok = false;
+        }
+
         let mut inputs = vec![stream.node];
         let mut other_keyed = true;
         for (arg, arg_spec) in call.args.iter_mut().zip(spec.args) {
@@ -198,6 +258,15 @@ fn walk(
                                     &other.root,
                                     format!(
                                         "the stream passed to `{name}` must be keyed: end it with `.key(|r| ..)`"
+                                    ),
+                                );
+                                ok = false;
+                            }
+                            if other_stream.timed || dangling(&other_stream) {
+                                errors.spanning(
+                                    &other.root,
+                                    format!(
+                                        "the stream passed to `{name}` is an event-time stream: aggregate it in a `window` first"
                                     ),
                                 );
                                 ok = false;
@@ -239,7 +308,13 @@ fn walk(
                 Keyed::Keep => stream.keyed && (spec.kind != StageKind::Union || other_keyed),
                 Keyed::Clear => false,
             },
-            timed: stream.timed || spec.kind == StageKind::EventTime,
+            timed: match spec.time {
+                TimeRule::Stamp | TimeRule::Window => true,
+                TimeRule::Aggregate | TimeRule::Ordered => false,
+                TimeRule::Stateless | TimeRule::Untimed => stream.timed,
+            },
+            windowed: spec.time == TimeRule::Window,
+            input: false,
         };
     }
     ok.then_some(stream)

@@ -126,6 +126,7 @@ fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream
         }
     });
     let result = chain_tokens(&body.result, &shared);
+    let event_time = event_time_tokens(declared, body);
     let collect = quote_spanned!(declared.output.span()=> .collection());
 
     Ok(quote! {
@@ -136,6 +137,8 @@ fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream
             type Inputs = #inputs_ty;
             type Output = #output_ty;
             const NAME: &'static str = #name;
+
+            #event_time
 
             fn plan() -> &'static ::dataflow_core::plan::Plan {
                 static PLAN: ::dataflow_core::__private::OnceLock<::dataflow_core::plan::Plan> =
@@ -149,12 +152,68 @@ fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream
                 __inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
             ) -> ::dataflow_core::__private::VecCollection<'scope, u64, Self::Output, isize> {
                 let (#(#input_names,)*) = __inputs;
-                #( let #input_names = ::dataflow_core::__private::Flow::new(__ctx, #input_names); )*
+                #( let #input_names = ::dataflow_core::__private::Flow::input(__ctx, #input_names); )*
                 #( #bindings )*
                 #result #collect
             }
         }
     })
+}
+
+/// For pipelines with `event_time` stages: the `EVENT_TIME` flag and `max_event_time`, which applies
+/// each input's event-time closure to raw records so that runners can move the watermark.
+fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
+    let mut stamps: Vec<(usize, &syn::Expr)> = Vec::new();
+    let mut chains: Vec<&Chain> = body.bindings.iter().map(|b| &b.chain).collect();
+    chains.push(&body.result);
+    while let Some(chain) = chains.pop() {
+        for call in &chain.calls {
+            for arg in &call.args {
+                if let Arg::Flow(other) = arg {
+                    chains.push(other);
+                }
+            }
+        }
+        let Some(first) = chain.calls.first() else {
+            continue;
+        };
+        let Some(index) = declared.inputs.iter().position(|i| i.name == chain.root) else {
+            continue;
+        };
+        if first.method == "event_time"
+            && let Some(Arg::Expr(closure)) = first.args.first()
+        {
+            stamps.push((index, closure));
+        }
+    }
+    if stamps.is_empty() {
+        return TokenStream::new();
+    }
+    stamps.sort_by_key(|(index, _)| *index);
+    let scans = stamps.iter().map(|(index, closure)| {
+        let ty = &declared.inputs[*index].ty;
+        let index = syn::Index::from(*index);
+        quote! {
+            {
+                let mut event_time = ::dataflow_core::__private::event_time_of::<#ty, _>(#closure);
+                for record in &batch.#index {
+                    let time = event_time(record);
+                    max = ::core::option::Option::Some(max.map_or(time, |max: u64| max.max(time)));
+                }
+            }
+        }
+    });
+    quote! {
+        const EVENT_TIME: bool = true;
+
+        fn max_event_time(
+            batch: &<Self::Inputs as ::dataflow_core::Inputs>::Batch,
+        ) -> ::core::option::Option<u64> {
+            let mut max: ::core::option::Option<u64> = ::core::option::Option::None;
+            #( #scans )*
+            max
+        }
+    }
 }
 
 fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {

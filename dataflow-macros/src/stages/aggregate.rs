@@ -12,6 +12,7 @@ pub const AGGREGATE: StageSpec = StageSpec {
     }],
     needs_key: true,
     needs_event_time: false,
+    time: TimeRule::Aggregate,
     keyed_after: Keyed::Clear,
     example: "aggregate(|a| (a.sum(|r| r.amount), a.count()))",
 };

@@ -9,6 +9,7 @@ pub const COUNT: StageSpec = StageSpec {
     args: &[],
     needs_key: true,
     needs_event_time: false,
+    time: TimeRule::Aggregate,
     keyed_after: Keyed::Clear,
     example: "count()",
 };

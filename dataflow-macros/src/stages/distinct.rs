@@ -9,6 +9,7 @@ pub const DISTINCT: StageSpec = StageSpec {
     args: &[],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Untimed,
     keyed_after: Keyed::Keep,
     example: "distinct()",
 };

@@ -12,6 +12,7 @@ pub const EVENT_TIME: StageSpec = StageSpec {
     }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Stamp,
     keyed_after: Keyed::Keep,
     example: "event_time(|r| r.ts)",
 };

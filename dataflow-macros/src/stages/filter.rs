@@ -12,6 +12,7 @@ pub const FILTER: StageSpec = StageSpec {
     }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Stateless,
     keyed_after: Keyed::Keep,
     example: "filter(|r| r.quantity > 0)",
 };

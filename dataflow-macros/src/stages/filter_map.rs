@@ -12,6 +12,7 @@ pub const FILTER_MAP: StageSpec = StageSpec {
     }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Stateless,
     keyed_after: Keyed::Clear,
     example: "filter_map(|e| e.as_bid())",
 };

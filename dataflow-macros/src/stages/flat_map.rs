@@ -12,6 +12,7 @@ pub const FLAT_MAP: StageSpec = StageSpec {
     }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Stateless,
     keyed_after: Keyed::Clear,
     example: "flat_map(|line| line.split(' ').map(String::from).collect::<Vec<_>>())",
 };

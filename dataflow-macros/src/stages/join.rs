@@ -9,6 +9,7 @@ pub const JOIN: StageSpec = StageSpec {
     args: &[ArgSpec::Flow { keyed: true }],
     needs_key: true,
     needs_event_time: false,
+    time: TimeRule::Untimed,
     keyed_after: Keyed::Set,
     example: "join(bids.key(|b| b.auction))",
 };

@@ -12,6 +12,7 @@ pub const KEY: StageSpec = StageSpec {
     }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Stateless,
     keyed_after: Keyed::Set,
     example: "key(|r| r.product.clone())",
 };

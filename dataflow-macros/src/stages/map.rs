@@ -12,6 +12,7 @@ pub const MAP: StageSpec = StageSpec {
     }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Stateless,
     keyed_after: Keyed::Clear,
     example: "map(|r| r.price * r.quantity)",
 };

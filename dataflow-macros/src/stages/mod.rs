@@ -55,6 +55,23 @@ pub enum Keyed {
     Clear,
 }
 
+/// How a stage relates to event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeRule {
+    /// Works on any stream; an event-time stream stays one.
+    Stateless,
+    /// `event_time`: only directly on an input; makes the stream an event-time stream.
+    Stamp,
+    /// `window`: on a keyed event-time stream; an aggregate must follow.
+    Window,
+    /// An aggregate: after a `window` on event-time streams, anywhere on others.
+    Aggregate,
+    /// `scan`: on a keyed event-time stream.
+    Ordered,
+    /// Not on event-time streams.
+    Untimed,
+}
+
 /// The description of one stage kind.
 #[derive(Clone, Copy, Debug)]
 pub struct StageSpec {
@@ -68,6 +85,8 @@ pub struct StageSpec {
     pub needs_key: bool,
     /// Whether an `event_time` stage must come before it.
     pub needs_event_time: bool,
+    /// How it relates to event time.
+    pub time: TimeRule,
     /// Whether its output is keyed.
     pub keyed_after: Keyed,
     /// A short example of its use, for error messages.

@@ -12,6 +12,7 @@ pub const REDUCE: StageSpec = StageSpec {
     }],
     needs_key: true,
     needs_event_time: false,
+    time: TimeRule::Untimed,
     keyed_after: Keyed::Clear,
     example: "reduce(|key, rows| Total::of(key, rows))",
 };

@@ -17,6 +17,7 @@ pub const SCAN: StageSpec = StageSpec {
     ],
     needs_key: true,
     needs_event_time: true,
+    time: TimeRule::Ordered,
     keyed_after: Keyed::Clear,
     example: "scan(History::default(), |history, tx, emit| ..)",
 };

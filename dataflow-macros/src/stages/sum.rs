@@ -12,6 +12,7 @@ pub const SUM: StageSpec = StageSpec {
     }],
     needs_key: true,
     needs_event_time: false,
+    time: TimeRule::Aggregate,
     keyed_after: Keyed::Clear,
     example: "sum(|r| r.amount)",
 };

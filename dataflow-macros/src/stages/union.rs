@@ -9,6 +9,7 @@ pub const UNION: StageSpec = StageSpec {
     args: &[ArgSpec::Flow { keyed: false }],
     needs_key: false,
     needs_event_time: false,
+    time: TimeRule::Untimed,
     keyed_after: Keyed::Keep,
     example: "union(other)",
 };

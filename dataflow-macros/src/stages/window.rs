@@ -11,6 +11,7 @@ pub const WINDOW: StageSpec = StageSpec {
     }],
     needs_key: true,
     needs_event_time: true,
+    time: TimeRule::Window,
     keyed_after: Keyed::Keep,
     example: "window(Window::tumbling(Duration::from_secs(60)))",
 };
