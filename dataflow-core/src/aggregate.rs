@@ -56,7 +56,11 @@ macro_rules! summable_int {
             #[inline]
             fn add_times(&mut self, value: &Self, times: isize) {
                 // Wrapping arithmetic keeps unsigned sums right under retractions.
-                *self = self.wrapping_add(value.wrapping_mul(times as $t));
+                if times == 1 {
+                    *self = self.wrapping_add(*value);
+                } else {
+                    *self = self.wrapping_add(value.wrapping_mul(times as $t));
+                }
             }
             #[inline]
             fn to_f64(&self) -> f64 {
@@ -73,7 +77,11 @@ summable_int!(
 impl Summable for rust_decimal::Decimal {
     #[inline]
     fn add_times(&mut self, value: &Self, times: isize) {
-        *self += *value * rust_decimal::Decimal::from(times as i64);
+        match times {
+            1 => *self += *value,
+            -1 => *self -= *value,
+            _ => *self += *value * rust_decimal::Decimal::from(times as i64),
+        }
     }
     fn to_f64(&self) -> f64 {
         use rust_decimal::prelude::ToPrimitive;

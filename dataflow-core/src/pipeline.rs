@@ -64,6 +64,8 @@ pub trait Inputs: 'static {
     fn empty() -> Self::Batch;
     /// The number of records in a batch, over all inputs.
     fn len(batch: &Self::Batch) -> usize;
+    /// The number of records in a numbered batch, over all inputs.
+    fn numbered_len(batch: &Self::Numbered) -> usize;
     /// Numbers the records of `batch`, input `i` from `next[i]` on, and advances `next`.
     fn number(batch: Self::Batch, next: &mut [u64]) -> Self::Numbered;
     /// Creates the inputs in `scope`.
@@ -122,6 +124,9 @@ macro_rules! tuple_inputs {
                 ($(Vec::<$t>::new(),)+)
             }
             fn len(batch: &Self::Batch) -> usize {
+                0 $(+ batch.$i.len())+
+            }
+            fn numbered_len(batch: &Self::Numbered) -> usize {
                 0 $(+ batch.$i.len())+
             }
             fn number(batch: Self::Batch, next: &mut [u64]) -> Self::Numbered {

@@ -183,14 +183,16 @@ pub struct Summary {
 }
 
 enum Feed<B> {
-    /// Insert `batch` at logical time `at`, then advance the inputs to `until`.
-    Step {
-        at: u64,
-        until: u64,
-        batch: B,
-    },
+    /// Insert `batch` at logical time `at`.
+    Insert { at: u64, batch: B },
+    /// Advance the inputs to `until` and run until the output is complete up to it.
+    Advance { until: u64 },
     End,
 }
+
+/// Records a worker inserts before it lets the dataflow run: large steps are fed in pieces, so that
+/// records flow through the graph while the rest are inserted instead of piling up in memory.
+const INSERT_PIECE: usize = 1 << 16;
 
 enum Event<O> {
     Changes(Vec<(O, u64, isize)>),
@@ -371,9 +373,13 @@ fn run_worker<P: Pipeline>(
     });
     loop {
         match feed.try_recv() {
-            Ok(Feed::Step { at, until, batch }) => {
+            Ok(Feed::Insert { at, batch }) => {
                 <P::Inputs as Inputs>::advance_to(&mut handles, at);
                 <P::Inputs as Inputs>::insert(&mut handles, batch);
+                <P::Inputs as Inputs>::flush(&mut handles);
+                worker.step();
+            }
+            Ok(Feed::Advance { until }) => {
                 <P::Inputs as Inputs>::advance_to(&mut handles, until);
                 <P::Inputs as Inputs>::flush(&mut handles);
                 while probe.less_than(&until) {
@@ -496,13 +502,13 @@ impl<P: Pipeline> Running<P> {
             <P::Inputs as Inputs>::share(numbered, self.cluster.process, self.cluster.processes);
         self.summary.steps += 1;
         let parts = <P::Inputs as Inputs>::split(numbered, self.feeds.len());
+        let stopped = |_| Error::Timely("a worker stopped early".into());
         for ((feed, thread), part) in self.feeds.iter().zip(&self.threads).zip(parts) {
-            feed.send(Feed::Step {
-                at,
-                until,
-                batch: part,
-            })
-            .map_err(|_| Error::Timely("a worker stopped early".into()))?;
+            let pieces = <P::Inputs as Inputs>::numbered_len(&part).div_ceil(INSERT_PIECE);
+            for piece in <P::Inputs as Inputs>::split(part, pieces.max(1)) {
+                feed.send(Feed::Insert { at, batch: piece }).map_err(stopped)?;
+            }
+            feed.send(Feed::Advance { until }).map_err(stopped)?;
             thread.unpark();
         }
         let mut changes = Vec::new();
