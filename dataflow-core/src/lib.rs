@@ -69,6 +69,7 @@ pub mod flow;
 pub mod pipeline;
 pub mod runner;
 pub mod source;
+pub mod testing;
 pub mod timed;
 pub mod window;
 
