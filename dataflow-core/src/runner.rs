@@ -184,9 +184,14 @@ pub struct Summary {
 
 enum Feed<B> {
     /// Insert `batch` at logical time `at`.
-    Insert { at: u64, batch: B },
+    Insert {
+        at: u64,
+        batch: B,
+    },
     /// Advance the inputs to `until` and run until the output is complete up to it.
-    Advance { until: u64 },
+    Advance {
+        until: u64,
+    },
     End,
 }
 
@@ -506,7 +511,8 @@ impl<P: Pipeline> Running<P> {
         for ((feed, thread), part) in self.feeds.iter().zip(&self.threads).zip(parts) {
             let pieces = <P::Inputs as Inputs>::numbered_len(&part).div_ceil(INSERT_PIECE);
             for piece in <P::Inputs as Inputs>::split(part, pieces.max(1)) {
-                feed.send(Feed::Insert { at, batch: piece }).map_err(stopped)?;
+                feed.send(Feed::Insert { at, batch: piece })
+                    .map_err(stopped)?;
             }
             feed.send(Feed::Advance { until }).map_err(stopped)?;
             thread.unpark();
