@@ -290,3 +290,107 @@ fn usage_errors_are_reported() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("pass --format csv or --format jsonl"));
 }
+
+#[test]
+fn fraud_detection_agrees_in_every_mode() {
+    let args = [
+        "--input",
+        "examples/data/transactions.csv",
+        "--max-delay",
+        "30s",
+    ];
+    let batch = run("fraud_detection", &args);
+    let alerts = stdout(&batch);
+    assert!(
+        alerts.contains(r#""user_id":"u1","ts":1764005000000,"amount":2500.0,"reason":"amount""#),
+        "{alerts}"
+    );
+    assert!(alerts.contains(r#""reason":"velocity""#), "{alerts}");
+    assert!(stderr(&batch).contains("2 dead-lettered"));
+    for extra in [
+        &["--mode", "stream", "--step-size", "1"][..],
+        &["--mode", "stream", "--step-size", "9", "--workers", "2"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend_from_slice(extra);
+        assert_eq!(
+            stdout(&run("fraud_detection", &all)),
+            alerts,
+            "with {extra:?}"
+        );
+    }
+}
+
+#[test]
+fn windowed_sales_windows_late_data_and_emit_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late.jsonl");
+    let common = [
+        "--input",
+        "examples/data/timed_sales.csv",
+        "--max-delay",
+        "2m",
+    ];
+    let streamed = |extra: &[&str]| {
+        let mut all = common.to_vec();
+        all.extend_from_slice(&["--mode", "stream", "--step-size", "4"]);
+        all.extend_from_slice(extra);
+        run("windowed_sales", &all)
+    };
+    let hourly = streamed(&["--late", late.to_str().unwrap()]);
+    let summary = stderr(&hourly);
+    assert!(summary.contains("1 late (to the late output)"), "{summary}");
+    let late_records = std::fs::read_to_string(&late).unwrap();
+    assert_eq!(late_records.lines().count(), 1);
+    assert!(
+        late_records.contains(r#""event_time":1764010800000"#),
+        "{late_records}"
+    );
+    let rows: Vec<serde_json::Value> = stdout(&hourly)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.iter().all(|r| r["window_end"].as_u64().unwrap()
+        - r["window_start"].as_u64().unwrap()
+        == 3_600_000));
+    // Updating mode and two workers consolidate to the same final result.
+    assert_eq!(
+        stdout(&streamed(&["--emit", "updating", "--workers", "2"])),
+        stdout(&hourly)
+    );
+    // Batch mode has no late data: it aggregates the straggler too.
+    let batch = stdout(&run("windowed_sales", &common));
+    let total = |out: &str| -> u64 {
+        out.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["transaction_count"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum()
+    };
+    assert_eq!(total(&batch), total(&stdout(&hourly)) + 1);
+    // Sliding windows: each sale counts in size / slide windows.
+    let sliding = stdout(&run(
+        "windowed_sales",
+        &[
+            "--input",
+            "examples/data/timed_sales.csv",
+            "--window",
+            "sliding:1h:15m",
+        ],
+    ));
+    // (The sample data starts long after the epoch, so no window is cut off at its start.)
+    assert_eq!(total(&sliding), 4 * total(&batch));
+    // Sessions end at their last sale plus the gap.
+    let sessions = stdout(&run(
+        "windowed_sales",
+        &[
+            "--input",
+            "examples/data/timed_sales.csv",
+            "--window",
+            "session:30m",
+        ],
+    ));
+    assert_eq!(total(&sessions), total(&batch));
+}

@@ -2,7 +2,7 @@
 //! shows up here as a reviewable diff; its version (the plan's fingerprint) is pinned too.
 
 use dataflow_core::Pipeline;
-use dataflow_examples::{DailySales, WordCount};
+use dataflow_examples::{DailySales, FraudDetection, WindowedSales, WordCount};
 
 fn snapshot<P: Pipeline>() {
     let plan = P::plan();
@@ -20,6 +20,16 @@ fn daily_sales_plan() {
 #[test]
 fn word_count_plan() {
     snapshot::<WordCount>();
+}
+
+#[test]
+fn fraud_detection_plan() {
+    snapshot::<FraudDetection>();
+}
+
+#[test]
+fn windowed_sales_plan() {
+    snapshot::<WindowedSales>();
 }
 
 #[test]

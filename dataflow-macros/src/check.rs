@@ -299,7 +299,12 @@ fn walk(
             }
         };
         let line = call.method.span().start().line as u32;
-        let node = plan.push(Node::stage(spec.kind, inputs, &source, line));
+        let mut stage = Node::stage(spec.kind, inputs, &source, line);
+        if stream.windowed && spec.time == TimeRule::Aggregate {
+            // The window and its aggregate run as one operator.
+            stage.physical = dataflow_plan::Physical::WindowAggregate;
+        }
+        let node = plan.push(stage);
         call.id = node;
         stream = Stream {
             node,

@@ -1,0 +1,12 @@
+use dataflow_core::prelude::*;
+
+#[pipeline]
+fn windowed(clicks: Stream<(String, u64)>) -> Stream<(String, u64)> {
+    clicks
+        .event_time(|c| c.1)
+        .key(|c| c.0.clone())
+        .window(Window::tumbling(Duration::from_secs(60)))
+        .map(|c| c)
+}
+
+fn main() {}
