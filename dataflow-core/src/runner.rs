@@ -210,6 +210,7 @@ pub struct Runner<P> {
     cluster: Cluster,
     max_delay: u64,
     manual_watermark: bool,
+    keep_view: bool,
     windows: WindowOverrides,
     _pipeline: PhantomData<fn() -> P>,
 }
@@ -227,9 +228,18 @@ impl<P: Pipeline> Runner<P> {
             cluster: Cluster::default(),
             max_delay: 0,
             manual_watermark: false,
+            keep_view: true,
             windows: WindowOverrides::default(),
             _pipeline: PhantomData,
         }
+    }
+
+    /// Whether the handle keeps the consolidated output ([`Running::view`], [`Output::records`]).
+    /// An endless stream whose consumer takes each step's changes should not keep it, so that memory
+    /// stays bounded; the default keeps it.
+    pub fn keep_view(mut self, keep: bool) -> Self {
+        self.keep_view = keep;
+        self
     }
 
     /// For event-time pipelines: the bounded out-of-orderness. The watermark follows the greatest
@@ -329,6 +339,7 @@ impl<P: Pipeline> Runner<P> {
             max_seen: None,
             max_delay: self.max_delay,
             manual_watermark: self.manual_watermark,
+            keep_view: self.keep_view,
             positions: vec![0; <P::Inputs as Inputs>::COUNT],
             view: BTreeMap::new(),
             summary: Summary::default(),
@@ -422,6 +433,7 @@ pub struct Running<P: Pipeline> {
     max_seen: Option<u64>,
     max_delay: u64,
     manual_watermark: bool,
+    keep_view: bool,
     /// The next input position of each input.
     positions: Vec<u64>,
     view: BTreeMap<P::Output, isize>,
@@ -608,6 +620,9 @@ impl<P: Pipeline> Running<P> {
             }
         }
         out.retain(|c| c.diff != 0);
+        if !self.keep_view {
+            return out;
+        }
         for change in &out {
             let entry = self.view.entry(change.record.clone()).or_insert(0);
             *entry += change.diff;
