@@ -18,18 +18,6 @@ pub struct Sale {
     pub date: NaiveDate,
 }
 
-/// The revenue of one sale: the "map" phase of the article's job.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Revenue {
-    /// What was sold.
-    pub product: String,
-    /// The day of the sale.
-    pub date: NaiveDate,
-    /// Quantity × price.
-    #[serde(with = "crate::money")]
-    pub revenue: Decimal,
-}
-
 /// One output row per product and day.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DailyTotal {
@@ -48,13 +36,8 @@ pub struct DailyTotal {
 #[pipeline]
 pub fn daily_sales(sales: Stream<Sale>) -> Stream<DailyTotal> {
     sales
-        .map(|s| Revenue {
-            revenue: Decimal::from(s.quantity) * s.price,
-            product: s.product,
-            date: s.date,
-        })
-        .key(|r| (r.product.clone(), r.date))
-        .aggregate(|a| (a.sum(|r| r.revenue), a.count()))
+        .key_by(|s| ((s.product, s.date), Decimal::from(s.quantity) * s.price))
+        .aggregate(|a| (a.sum(|revenue| *revenue), a.count()))
         .map(
             |((product, date), (total_revenue, transaction_count))| DailyTotal {
                 product,

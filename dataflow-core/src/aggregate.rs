@@ -15,10 +15,11 @@
 //! batch run holds one accumulator per key and never buffers its input; a time is emitted once the
 //! input frontier has passed it.
 
+use crate::HashMap;
 use crate::context::{Context, catch_user};
 use crate::{F64, Record};
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
@@ -412,7 +413,7 @@ where
             move |_capability, _info| {
                 let mut table = Table {
                     acc,
-                    entries: HashMap::new(),
+                    entries: HashMap::default(),
                     dirty: Vec::new(),
                     _v: PhantomData,
                 };

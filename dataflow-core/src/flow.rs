@@ -97,6 +97,22 @@ pub struct MapStep<F> {
     id: usize,
 }
 
+/// `key_by`: splits each record into a key and a value.
+#[derive(Clone, Debug)]
+pub struct KeyByStep<F> {
+    f: F,
+    id: usize,
+}
+
+impl<I, K, V, F: FnMut(I) -> (K, V) + 'static> Step<I> for KeyByStep<F> {
+    type Out = (K, V);
+    #[inline(always)]
+    fn push<E: FnMut((K, V))>(&mut self, item: I, stage: &Cell<usize>, emit: &mut E) {
+        stage.set(self.id);
+        emit((self.f)(item))
+    }
+}
+
 macro_rules! step_constructors {
     ($($step:ident),*) => {$(
         impl<F> $step<F> {
@@ -106,7 +122,14 @@ macro_rules! step_constructors {
         }
     )*};
 }
-step_constructors!(MapStep, FilterStep, FilterMapStep, FlatMapStep, KeyStep);
+step_constructors!(
+    MapStep,
+    FilterStep,
+    FilterMapStep,
+    FlatMapStep,
+    KeyStep,
+    KeyByStep
+);
 
 /// Chains `second` after `first`.
 pub(crate) fn then<A, B>(first: A, second: B) -> Then<A, B> {
@@ -297,6 +320,15 @@ impl<'scope, D: Record, S: Step<D>> Flow<'scope, D, S> {
         f: F,
     ) -> Flow<'scope, D, Then<S, KeyStep<F>>> {
         self.then(id, KeyStep { f, id })
+    }
+
+    /// `key_by(|record| (key, value))`: splits each record into a key and a value, consuming it.
+    pub fn key_by<K, V, F: FnMut(S::Out) -> (K, V) + 'static>(
+        self,
+        id: usize,
+        f: F,
+    ) -> Flow<'scope, D, Then<S, KeyByStep<F>>> {
+        self.then(id, KeyByStep { f, id })
     }
 
     /// The context this flow's operators report to.

@@ -83,6 +83,10 @@ pub use runner::{Change, Cluster, Output, Runner, Running, Summary};
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
 
+/// The hash map of keyed operator state: foldhash, a fast hasher with good quality for keys that are
+/// not chosen by an adversary (the same family differential-dataflow uses to exchange records).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// What the records of a pipeline must be: cloneable, ordered, hashable, printable, serializable (so
 /// that they can cross process boundaries) and `'static`. Derive
 /// `Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize` on a struct to get it.

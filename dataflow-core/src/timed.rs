@@ -10,16 +10,17 @@
 //!                                             └─▶ scan(init, |state, record, emit| ..) ─▶ emitted records
 //! ```
 
+use crate::HashMap;
 use crate::aggregate::{Accumulator, AggregateBuilder, Count, Max, Mean, Min, Sum, Summable};
 use crate::context::{Context, catch_user};
 use crate::flow::{
-    FilterMapStep, FilterStep, FlatMapStep, Flow, Identity, KeyStep, MapStep, Step, Then,
+    FilterMapStep, FilterStep, FlatMapStep, Flow, Identity, KeyByStep, KeyStep, MapStep, Step, Then,
 };
 use crate::window::{TimeWindow, Window, clock, window_aggregate};
 use crate::{F64, Record, Stamp};
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
@@ -145,6 +146,15 @@ impl<'scope, D: Record, T, S: Step<D, Out = (T, Stamp)>> TimedFlow<'scope, D, S>
         f: F,
     ) -> TimedFlow<'scope, D, Then<S, Lift<KeyStep<F>>>> {
         self.then(KeyStep::new(f, id))
+    }
+
+    /// `key_by(|record| (key, value))`, keeping the event time.
+    pub fn key_by<K, V, F: FnMut(T) -> (K, V) + 'static>(
+        self,
+        id: usize,
+        f: F,
+    ) -> TimedFlow<'scope, D, Then<S, Lift<KeyByStep<F>>>> {
+        self.then(KeyByStep::new(f, id))
     }
 
     fn stamped(self) -> VecCollection<'scope, u64, (T, Stamp), isize>
@@ -312,7 +322,7 @@ where
             pact,
             &name,
             move |_capability, _info| {
-                let mut states: HashMap<K, St> = HashMap::new();
+                let mut states: HashMap<K, St> = HashMap::default();
                 let mut buffer: BTreeMap<Stamp, Buffered<K, V>> = BTreeMap::new();
                 // While records are buffered, a capability at (at most) the input frontier, to emit
                 // their outputs once the watermark passes them.

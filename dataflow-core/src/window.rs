@@ -39,12 +39,13 @@
 //! assert_eq!((windows[0].start, windows[0].end), (120_000, 180_000));
 //! ```
 
+use crate::HashMap;
 use crate::aggregate::Accumulator;
 use crate::context::{Context, catch_user};
 use crate::{Record, Stamp};
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
@@ -548,7 +549,7 @@ where
                 let mut windows = Windows {
                     acc,
                     spec,
-                    keys: HashMap::new(),
+                    keys: HashMap::default(),
                     dirty: Vec::new(),
                     retired: Vec::new(),
                     closing: BTreeMap::new(),

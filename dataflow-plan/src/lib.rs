@@ -42,6 +42,8 @@ pub enum StageKind {
     FlatMap,
     /// `key(|r| ..)`: pairs each record with its key, `(key, record)`.
     Key,
+    /// `key_by(|r| (key, value))`: splits each record into a key and a value, consuming it.
+    KeyBy,
     /// `event_time(|r| ..)`: the record's event time in milliseconds, taken from the data.
     EventTime,
     /// `window(spec)`: assigns keyed records to event-time windows.
@@ -80,6 +82,7 @@ impl StageKind {
             StageKind::FilterMap => "filter_map",
             StageKind::FlatMap => "flat_map",
             StageKind::Key => "key",
+            StageKind::KeyBy => "key_by",
             StageKind::EventTime => "event_time",
             StageKind::Window => "window",
             StageKind::Reduce => "reduce",
@@ -198,6 +201,7 @@ pub fn physical_for(kind: StageKind) -> Physical {
         | StageKind::FilterMap
         | StageKind::FlatMap
         | StageKind::Key
+        | StageKind::KeyBy
         | StageKind::EventTime => Physical::Fused,
         StageKind::Count
         | StageKind::Sum

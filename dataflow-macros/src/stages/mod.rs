@@ -12,6 +12,7 @@ mod filter_map;
 mod flat_map;
 mod join;
 mod key;
+mod key_by;
 mod map;
 mod max;
 mod mean;
@@ -100,6 +101,7 @@ pub const ALL: &[StageSpec] = &[
     filter_map::FILTER_MAP,
     flat_map::FLAT_MAP,
     key::KEY,
+    key_by::KEY_BY,
     event_time::EVENT_TIME,
     window::WINDOW,
     reduce::REDUCE,
