@@ -41,12 +41,16 @@
 //! |---|---|---|---|
 //! | `map(\|r\| ..)`, `filter`, `filter_map`, `flat_map` | `T` | `U` | one fused operator |
 //! | `key(\|r\| ..)` | `T` | `(K, T)` | fused |
+//! | `key_by(\|r\| (k, v))` | `T` | `(K, V)` | fused, consuming the record |
 //! | `count()`, `sum(\|r\| ..)`, `min`, `max`, `mean` | `(K, V)` | `(K, A)` | hash aggregate, exchanged by key |
 //! | `aggregate(\|a\| (a.sum(..), a.count(), ..))` | `(K, V)` | `(K, (A, B, ..))` | hash aggregate |
 //! | `reduce(\|key, rows\| ..)` | `(K, V)` | `O` | differential arrangement + reduce |
 //! | `join(other)` | `(K, V)`, `(K, W)` | `(K, (V, W))` | differential arrangements + join |
 //! | `distinct()` | `T` | `T` | hash aggregate |
 //! | `union(other)` | `T`, `T` | `T` | concatenation |
+//! | `event_time(\|r\| r.ts)` | `T` | event-time `T` | fused; directly on an input ([`timed`]) |
+//! | `window(spec)` + an aggregate | event-time `(K, V)` | `((K, TimeWindow), A)` | window aggregate ([`window`]) |
+//! | `scan(init, \|state, r, emit\| ..)` | event-time `(K, V)` | `O` | ordered per-key state ([`timed`]) |
 //!
 //! # Running
 //!
