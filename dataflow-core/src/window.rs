@@ -176,7 +176,7 @@ impl Window {
     /// Parses `tumbling:1h`, `sliding:1h:15m` (size:slide), `session:30m` or `global`.
     pub fn parse(text: &str) -> Result<WindowKind, String> {
         let parts: Vec<&str> = text.split(':').collect();
-        let ms = |part: &str| parse_duration(part).map(|d| millis(d));
+        let ms = |part: &str| parse_duration(part).map(millis);
         match parts.as_slice() {
             ["tumbling", size] => Ok(WindowKind::Tumbling { size: ms(size)? }),
             ["sliding", size, slide] => Ok(WindowKind::Sliding {
@@ -289,11 +289,14 @@ struct Slot<S, O> {
     dirty: bool,
 }
 
+/// The open windows of one key.
+type Slots<S, O> = Vec<Slot<S, O>>;
+
 /// The windows of every key on one worker.
 struct Windows<K, V, A: Accumulator<V>> {
     acc: A,
     spec: Window,
-    keys: HashMap<K, Vec<Slot<A::State, A::Output>>>,
+    keys: HashMap<K, Slots<A::State, A::Output>>,
     /// Keys with a slot changed in the current time (updating mode).
     dirty: Vec<K>,
     /// Results of sessions merged away, still to be retracted (updating mode).
@@ -366,10 +369,9 @@ where
                 slot.window.end.saturating_add(self.spec.lateness)
             };
             let at = clock::at(close);
-            if !self.close_caps.contains_key(&at) {
-                self.close_caps
-                    .insert(at, capability.delayed(&at.max(time)));
-            }
+            self.close_caps
+                .entry(at)
+                .or_insert_with(|| capability.delayed(&at.max(time)));
             applied = true;
         }
         if late || !applied {
@@ -468,10 +470,7 @@ where
         mut give: impl FnMut(&Capability<u64>, ((K, TimeWindow), A::Output)),
     ) {
         let lateness = self.spec.lateness;
-        loop {
-            let Some(entry) = self.closing.first_entry() else {
-                break;
-            };
+        while let Some(entry) = self.closing.first_entry() {
             if watermark.is_some_and(|w| *entry.key() > w) {
                 break;
             }
