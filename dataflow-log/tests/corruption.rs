@@ -170,7 +170,12 @@ fn apply(path: &Path, damage: &Damage) {
     let len = bytes.len();
     let pos = |at: f64| ((len as f64 * at) as usize).min(len.saturating_sub(1));
     match damage {
-        Damage::Flip { at, mask } => bytes[pos(*at)] ^= mask,
+        Damage::Flip { at, mask } => {
+            // An empty file has no byte to flip.
+            if let Some(byte) = bytes.get_mut(pos(*at)) {
+                *byte ^= mask;
+            }
+        }
         Damage::Truncate { at } => bytes.truncate(pos(*at)),
         Damage::HugeLength { record, len } => {
             let starts = record_starts(&bytes);
