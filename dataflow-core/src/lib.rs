@@ -70,6 +70,7 @@ pub mod cli;
 pub mod context;
 mod error;
 pub mod flow;
+pub mod kappa;
 pub mod pipeline;
 pub mod runner;
 pub mod source;
