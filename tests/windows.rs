@@ -368,3 +368,91 @@ fn an_idle_source_releases_the_watermark() {
     assert_eq!(released.len(), 1, "[0, 10) completes without new data");
     assert_eq!(released[0].record, ((1, w(0, 10)), (1, 1)));
 }
+
+mod windowed_sales_example {
+    use super::*;
+    use dataflow_examples::money::Decimal;
+    use dataflow_examples::windowed::{TimedSale, WindowTotal, WindowedSales};
+
+    const HOUR: u64 = 3_600_000;
+    const DELAY: u64 = 600_000;
+
+    fn oracle(sales: &[TimedSale]) -> Vec<(WindowTotal, isize)> {
+        let mut totals: BTreeMap<(String, u64), (Decimal, u64)> = BTreeMap::new();
+        for s in sales {
+            let entry = totals
+                .entry((s.product.clone(), s.ts - s.ts % HOUR))
+                .or_default();
+            entry.0 += Decimal::from(s.quantity) * s.price;
+            entry.1 += 1;
+        }
+        let mut out: Vec<(WindowTotal, isize)> = totals
+            .into_iter()
+            .map(|((product, start), (total_revenue, transaction_count))| {
+                let total = WindowTotal {
+                    product,
+                    window_start: start,
+                    window_end: start + HOUR,
+                    total_revenue,
+                    transaction_count,
+                };
+                (total, 1)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn sales() -> impl Strategy<Value = Vec<TimedSale>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["tea", "jam"]),
+                1i64..5,
+                prop::sample::select(vec![150i64, 220]),
+                0u64..(6 * HOUR),
+                0..DELAY,
+            ),
+            0..60,
+        )
+        .prop_map(|raw| {
+            let mut arriving: Vec<(u64, TimedSale)> = raw
+                .into_iter()
+                .map(|(product, quantity, cents, ts, jitter)| {
+                    let sale = TimedSale {
+                        product: product.to_string(),
+                        quantity,
+                        price: Decimal::new(cents, 2),
+                        ts,
+                    };
+                    (ts + jitter, sale)
+                })
+                .collect();
+            arriving.sort_by_key(|(arrival, _)| *arrival);
+            arriving.into_iter().map(|(_, sale)| sale).collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        #[test]
+        fn windowed_sales_batch_equals_stream(sales in sales(), step in 1usize..10) {
+            let expected = oracle(&sales);
+            let batch = Runner::<WindowedSales>::new().batch(sales.clone()).unwrap();
+            prop_assert_eq!(&batch.records, &expected);
+            for workers in [1, 2] {
+                let mut running = Runner::<WindowedSales>::new()
+                    .workers(workers)
+                    .max_delay(Duration::from_millis(DELAY))
+                    .start()
+                    .unwrap();
+                for chunk in sales.chunks(step) {
+                    running.push(chunk.to_vec()).unwrap();
+                }
+                let out = running.finish().unwrap();
+                prop_assert_eq!(out.summary.late_records, 0);
+                prop_assert_eq!(&out.records, &expected);
+            }
+        }
+    }
+}
