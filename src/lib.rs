@@ -5,6 +5,8 @@
 //! (`dataflow_core::cli`), and tests under `tests/` that check batch, stream and multi-worker runs agree.
 
 pub mod fraud;
+pub mod kappa_reports;
+pub mod log_schemas;
 pub mod money;
 pub mod sales;
 pub mod windowed;

@@ -12,12 +12,29 @@
 //! ```text
 //! USAGE: <example> --input PATH [--format csv|jsonl] [--mode batch|stream] [--step-size N] [--changes]
 //!                  [-w N] [-n N -p I [-h HOSTFILE]] [--output PATH] [--dead-letter PATH] [--explain[=FORMAT]]
+//!        <example> --mode replay --log DIR [--from OFFSET] [--follow [--idle-timeout DUR]]
+//!                  [--checkpoint PATH [--checkpoint-every N]] [--step-size N] [--changes] [--output PATH] ..
+//!        <example> ingest --input PATH --log DIR [--format csv|jsonl] [--dead-letter PATH]
 //! ```
 //!
 //! * `--mode batch` (default) reads the whole input, runs it as one batch and prints the result as JSON
 //!   Lines. `--mode stream` reads the input record by record as an unbounded source, `--step-size`
 //!   records per step, and at the end prints the same consolidated result; with `--changes` it prints
 //!   every output change instead, as `{"record": .., "time": step, "diff": ±n}`.
+//! * `ingest` appends the input's records to the event log in `--log DIR` (created if needed), each with
+//!   its event time when the pipeline has an `event_time` stage (the ingestion time otherwise), and
+//!   prints how many records the log acknowledged. `--mode replay --log DIR` then feeds the pipeline
+//!   from the log, from offset `--from` (default 0) to the head, `--step-size` records per step, and
+//!   prints what `--mode stream` prints for the same records. With `--follow` it goes on reading
+//!   records as they are committed (by another process, for example an `ingest`), and ends once none
+//!   arrived for `--idle-timeout` (default 1s), after moving an event-time pipeline's watermark up to
+//!   the greatest event time seen.
+//! * `--checkpoint PATH` (replay mode) writes a checkpoint every `--checkpoint-every` steps (default
+//!   10): the offset covered, the output so far and the length of the `--output` file. A run killed at
+//!   any point and started again with the same arguments resumes from its checkpoint, and its output
+//!   file ends up exactly as an uninterrupted run's (see [`crate::kappa`]). With `--changes` the output
+//!   file is an append-only change log cut back to the checkpoint's length on restart; without it, the
+//!   final result is written to the output file atomically at the end.
 //! * Malformed lines go to the dead-letter output (standard error unless `--dead-letter PATH`) with their
 //!   line number and reason; the good lines are still processed, and a summary line on standard error
 //!   gives the counts.
@@ -31,12 +48,14 @@
 
 use crate::LateRecord;
 use crate::Record;
+use crate::context::{catch_user, panic_message};
 use crate::error::Error;
+use crate::kappa::{Checkpoint, EventLog, FileSink, LogOptions, Replay, Schema};
 use crate::pipeline::Pipeline;
-use crate::runner::{Change, Cluster, Runner};
+use crate::runner::{Change, Cluster, Output, Runner};
 use crate::source::{DeadLetterSink, FileSource, Format, SourceStats};
 use crate::window::{Emit, Window, WindowKind, WindowOverrides, parse_duration};
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -52,6 +71,8 @@ pub enum Mode {
     Batch,
     /// The input as an unbounded stream, in steps.
     Stream,
+    /// The records of the event log in `--log`, from `--from` on, in steps.
+    Replay,
 }
 
 /// What `--explain` prints.
@@ -69,10 +90,17 @@ pub enum Explain {
     Json,
 }
 
-/// The command line shared by every pipeline.
+/// The command line shared by every pipeline: flags that run it, or the `ingest` command.
 #[derive(Debug, Parser)]
-#[command(disable_help_flag = true)]
+#[command(
+    disable_help_flag = true,
+    disable_help_subcommand = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    /// A command instead of a run: `ingest`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Input file (CSV with a header line, or JSON Lines).
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -123,9 +151,58 @@ pub struct Args {
     /// when omitted.
     #[arg(long)]
     pub late: Option<PathBuf>,
+    /// Replay mode: the event log's directory.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Replay mode: the offset of the first record to replay.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Replay mode: after the head, go on reading records as they are committed.
+    #[arg(long)]
+    pub follow: bool,
+    /// Replay mode with `--follow`: end (after moving the watermark of an event-time pipeline up to the
+    /// greatest event time seen) once no record arrived for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub idle_timeout: Duration,
+    /// Replay mode: the checkpoint file to resume from and to write.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Replay mode: steps between checkpoints.
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_every: u64,
     /// Print the pipeline's plan and exit.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub explain: Option<Explain>,
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Commands other than running the pipeline.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Append the input's records to an event log.
+    Ingest(IngestArgs),
+}
+
+/// The arguments of `ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Input file (CSV with a header line, or JSON Lines).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The event log's directory (created if needed).
+    #[arg(long)]
+    pub log: PathBuf,
+    /// Input format; inferred from the file extension when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Where to write malformed records (JSON Lines); standard error when omitted.
+    #[arg(long)]
+    pub dead_letter: Option<PathBuf>,
+    /// Records per commit (each commit is flushed to disk before it is acknowledged).
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -135,7 +212,7 @@ pub struct Args {
 pub fn main<P, I>() -> ExitCode
 where
     P: Pipeline<Inputs = (I,)>,
-    I: Record,
+    I: Record + Schema,
 {
     let args = Args::parse();
     match run::<P, I>(&args) {
@@ -166,33 +243,20 @@ pub fn explain<P: Pipeline>(format: Explain, out: &mut dyn Write) -> std::io::Re
     }
 }
 
-/// Runs pipeline `P` as `args` say.
-pub fn run<P, I>(args: &Args) -> Result<(), Error>
-where
-    P: Pipeline<Inputs = (I,)>,
-    I: Record,
-{
-    if let Some(format) = args.explain {
-        let stdout = std::io::stdout();
-        return explain::<P>(format, &mut stdout.lock()).map_err(|e| Error::io("stdout", e));
-    }
-    let input = args
-        .input
-        .as_ref()
-        .ok_or_else(|| Error::Usage("--input PATH is required (or --explain)".into()))?;
-    let format = match args.format {
-        Some(format) => format,
+fn input_format(input: &Path, format: Option<Format>) -> Result<Format, Error> {
+    match format {
+        Some(format) => Ok(format),
         None => Format::from_path(input).ok_or_else(|| {
             Error::Usage(format!(
                 "cannot tell the format of {} from its extension: pass --format csv or --format jsonl",
                 input.display()
             ))
-        })?,
-    };
-    if args.step_size == 0 {
-        return Err(Error::Usage("--step-size must be at least 1".into()));
+        }),
     }
-    let cluster = Cluster {
+}
+
+fn cluster_of(args: &Args) -> Result<Cluster, Error> {
+    Ok(Cluster {
         workers: args.workers,
         processes: args.processes,
         process: args.process,
@@ -200,7 +264,64 @@ where
             Some(path) => read_hostfile(path)?,
             None => Vec::new(),
         },
+    })
+}
+
+fn runner_of<P: Pipeline>(args: &Args, cluster: Cluster) -> Runner<P> {
+    let runner = Runner::<P>::new()
+        .cluster(cluster)
+        .windows(WindowOverrides {
+            kind: args.window,
+            lateness: args
+                .lateness
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            emit: args.emit,
+        });
+    match args.max_delay {
+        Some(delay) => runner.max_delay(delay),
+        None => runner,
+    }
+}
+
+fn late_output(args: &Args) -> Result<(Box<dyn Write>, String), Error> {
+    let out: Box<dyn Write> = match &args.late {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => Box::new(std::io::stderr()),
     };
+    let name = args
+        .late
+        .as_ref()
+        .map_or("stderr".to_string(), |p| p.display().to_string());
+    Ok((out, name))
+}
+
+/// Runs pipeline `P` as `args` say.
+pub fn run<P, I>(args: &Args) -> Result<(), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    if let Some(Command::Ingest(ingest_args)) = &args.command {
+        return ingest::<P, I>(ingest_args);
+    }
+    if let Some(format) = args.explain {
+        let stdout = std::io::stdout();
+        return explain::<P>(format, &mut stdout.lock()).map_err(|e| Error::io("stdout", e));
+    }
+    if args.step_size == 0 {
+        return Err(Error::Usage("--step-size must be at least 1".into()));
+    }
+    if args.mode == Mode::Replay {
+        return replay::<P, I>(args);
+    }
+    let input = args
+        .input
+        .as_ref()
+        .ok_or_else(|| Error::Usage("--input PATH is required (or --explain)".into()))?;
+    let format = input_format(input, args.format)?;
+    let cluster = cluster_of(args)?;
     let leader = cluster.process == 0;
     let mut dead = match &args.dead_letter {
         Some(path) => DeadLetterSink::file(path)?,
@@ -218,28 +339,8 @@ where
         .map_or("stdout".to_string(), |p| p.display().to_string());
     let started = Instant::now();
     let mut source = FileSource::<I>::open(input, format)?;
-    let mut late_out: Box<dyn Write> = match &args.late {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).map_err(|e| Error::io(path, e))?,
-        )),
-        None => Box::new(std::io::stderr()),
-    };
-    let late_name = args
-        .late
-        .as_ref()
-        .map_or("stderr".to_string(), |p| p.display().to_string());
-    let mut runner = Runner::<P>::new()
-        .cluster(cluster.clone())
-        .windows(WindowOverrides {
-            kind: args.window,
-            lateness: args
-                .lateness
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            emit: args.emit,
-        });
-    if let Some(delay) = args.max_delay {
-        runner = runner.max_delay(delay);
-    }
+    let (mut late_out, late_name) = late_output(args)?;
+    let runner = runner_of::<P>(args, cluster);
 
     let output = match args.mode {
         Mode::Batch => {
@@ -253,7 +354,8 @@ where
             }
             runner.batch(records)?
         }
-        Mode::Stream => {
+        // (Replay mode returned above.)
+        Mode::Stream | Mode::Replay => {
             let mut running = runner.start()?;
             loop {
                 let mut step = Vec::with_capacity(args.step_size);
@@ -292,17 +394,7 @@ where
         if args.changes && args.mode == Mode::Stream {
             write_changes(&mut out, &output.closing_changes, &out_name)?;
         } else {
-            for (record, diff) in &output.records {
-                if *diff < 0 {
-                    eprintln!(
-                        "warning: {}: output record with negative multiplicity {diff}: {record:?}",
-                        P::NAME
-                    );
-                }
-                for _ in 0..(*diff).max(0) {
-                    write_json(&mut out, record, &out_name)?;
-                }
-            }
+            write_records::<P>(&mut out, &output, &out_name)?;
         }
     }
     write_late(&mut late_out, &output.late, &late_name, args.late.is_none())?;
@@ -339,7 +431,7 @@ fn summary_line(
 ) -> String {
     let mode = match args.mode {
         Mode::Batch => "batch".to_string(),
-        Mode::Stream => format!("stream, steps of {}", args.step_size),
+        Mode::Stream | Mode::Replay => format!("stream, steps of {}", args.step_size),
     };
     let workers = args.workers * args.processes;
     let dead_note = if stats.dead > 0 {
@@ -359,6 +451,318 @@ fn summary_line(
         stats.ok,
         stats.dead
     )
+}
+
+/// Writes the consolidated output records, each as often as its multiplicity says.
+fn write_records<P: Pipeline>(
+    out: &mut dyn Write,
+    output: &Output<P::Output>,
+    name: &str,
+) -> Result<(), Error> {
+    for (record, diff) in &output.records {
+        if *diff < 0 {
+            eprintln!(
+                "warning: {}: output record with negative multiplicity {diff}: {record:?}",
+                P::NAME
+            );
+        }
+        for _ in 0..(*diff).max(0) {
+            write_json(out, record, name)?;
+        }
+    }
+    Ok(())
+}
+
+/// `ingest`: appends the input's records to the log, with their event times.
+fn ingest<P, I>(args: &IngestArgs) -> Result<(), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    let started = Instant::now();
+    let format = input_format(&args.input, args.format)?;
+    if args.batch_size == 0 {
+        return Err(Error::Usage("--batch-size must be at least 1".into()));
+    }
+    let mut source = FileSource::<I>::open(&args.input, format)?;
+    let mut dead = match &args.dead_letter {
+        Some(path) => DeadLetterSink::file(path)?,
+        None => DeadLetterSink::stderr(),
+    };
+    let log = EventLog::open(&args.log, LogOptions::default())
+        .map_err(|e| Error::Source(format!("event log {}: {e}", args.log.display())))?;
+    let log_error = |e| Error::Source(format!("event log {}: {e}", args.log.display()));
+    let first = log.head();
+    let mut acknowledged = 0u64;
+    let mut batch = log.batch();
+    let mut ordinal = 0u64;
+    while let Some(item) = source.next() {
+        let record = match item {
+            Ok(record) => record,
+            Err(letter) => {
+                dead.write(&letter)?;
+                continue;
+            }
+        };
+        ordinal += 1;
+        let (event_time, record) = event_time_of::<P, I>(record, || {
+            format!("{}: record {ordinal}", args.input.display())
+        })?;
+        batch.push(event_time, &record).map_err(log_error)?;
+        if batch.len() >= args.batch_size {
+            acknowledged += batch.commit().map_err(log_error)?.count() as u64;
+        }
+    }
+    if !batch.is_empty() {
+        acknowledged += batch.commit().map_err(log_error)?.count() as u64;
+    }
+    dead.flush()?;
+    println!(
+        "ingested {acknowledged} records into {}: offsets {first}..{}",
+        args.log.display(),
+        log.head()
+    );
+    let stats = source.stats();
+    let dead_note = if stats.dead > 0 {
+        format!(" (to {})", dead.target())
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "{} (version {}): ingest: read {} records, {} ok, {} dead-lettered{dead_note}; {acknowledged} acknowledged by the log in {:.3} s",
+        P::NAME,
+        P::version(),
+        stats.read,
+        stats.ok,
+        stats.dead,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A record's event time for the log: what the pipeline's `event_time` stage says, or the ingestion
+/// time (ms since the Unix epoch) for a pipeline without one.
+fn event_time_of<P, I>(record: I, name: impl FnOnce() -> String) -> Result<(u64, I), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record,
+{
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    if !P::EVENT_TIME {
+        return Ok((now(), record));
+    }
+    let mut batch = (vec![record],);
+    let time = catch_user(|| P::max_event_time(&batch)).map_err(|payload| {
+        Error::Source(format!(
+            "{}: the pipeline's event_time stage panicked: {}",
+            name(),
+            panic_message(payload.as_ref())
+        ))
+    })?;
+    let record = batch
+        .0
+        .pop()
+        .ok_or_else(|| Error::Source("the event-time batch lost its record".into()))?;
+    Ok((time.unwrap_or_else(now), record))
+}
+
+/// Where replay mode writes: changes to an append-only sink (cut back to the checkpoint on
+/// restart), or the final result to standard output or to a file written atomically at the end.
+enum ReplayOut {
+    Changes(FileSink),
+    Stdout(BufWriter<std::io::Stdout>),
+    Buffer(Vec<u8>, PathBuf),
+}
+
+impl ReplayOut {
+    fn write_changes<O: Serialize>(&mut self, changes: &[Change<O>]) -> Result<(), Error> {
+        match self {
+            ReplayOut::Changes(sink) => changes.iter().try_for_each(|c| sink.write_json(c)),
+            ReplayOut::Stdout(out) => write_changes(out, changes, "stdout"),
+            ReplayOut::Buffer(out, path) => {
+                write_changes(out, changes, &path.display().to_string())
+            }
+        }
+    }
+
+    /// Makes what was written durable; returns the sink's length for a checkpoint.
+    fn sync(&mut self) -> Result<u64, Error> {
+        match self {
+            ReplayOut::Changes(sink) => sink.sync(),
+            ReplayOut::Stdout(out) => out.flush().map(|()| 0).map_err(|e| Error::io("stdout", e)),
+            ReplayOut::Buffer(..) => Ok(0),
+        }
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        self.sync()?;
+        if let ReplayOut::Buffer(bytes, path) = self {
+            crate::kappa::write_atomically(&path, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--mode replay`: feeds the pipeline from the event log, with checkpoints if asked.
+fn replay<P, I>(args: &Args) -> Result<(), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    let started = Instant::now();
+    let dir = args
+        .log
+        .as_ref()
+        .ok_or_else(|| Error::Usage("--mode replay needs --log DIR".into()))?;
+    if args.input.is_some() {
+        return Err(Error::Usage(
+            "--mode replay reads --log, not --input: append the input with `ingest` first".into(),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "there is no event log in {}: create it with `ingest --input PATH --log {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let cluster = cluster_of(args)?;
+    let leader = cluster.process == 0;
+    if args.checkpoint.is_some() && cluster.processes > 1 {
+        return Err(Error::Usage(
+            "--checkpoint works with one process (use -w for more workers)".into(),
+        ));
+    }
+    if args.checkpoint.is_some() && args.changes && args.output.is_none() {
+        return Err(Error::Usage(
+            "--checkpoint with --changes needs --output PATH, which a restart cuts back to the checkpoint".into(),
+        ));
+    }
+    if args.checkpoint_every == 0 {
+        return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
+    }
+    let log = EventLog::open_read_only(dir)
+        .map_err(|e| Error::Source(format!("event log {}: {e}", dir.display())))?;
+    let runner = runner_of::<P>(args, cluster);
+    let checkpoint = match &args.checkpoint {
+        Some(path) => Checkpoint::<P::Output>::load(path)?,
+        None => None,
+    };
+    let mut replay = match &checkpoint {
+        Some(checkpoint) if checkpoint.from != args.from => {
+            return Err(Error::Usage(format!(
+                "the checkpoint {} is of a replay from offset {}, not {}",
+                args.checkpoint
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display(),
+                checkpoint.from,
+                args.from
+            )));
+        }
+        Some(checkpoint) => Replay::<P, I>::resume(&runner, &log, checkpoint, args.step_size)?,
+        None => Replay::<P, I>::start(&runner, &log, args.from, args.step_size)?,
+    };
+    let resumed_at = checkpoint.as_ref().map(|c| c.offset);
+    let mut out = match (&args.output, args.changes) {
+        (Some(path), true) => ReplayOut::Changes(FileSink::open(
+            path,
+            checkpoint.as_ref().map_or(0, |c| c.sink),
+        )?),
+        (Some(path), false) => ReplayOut::Buffer(Vec::new(), path.clone()),
+        (None, _) => ReplayOut::Stdout(BufWriter::new(std::io::stdout())),
+    };
+    let (mut late_out, late_name) = late_output(args)?;
+    let mut since_checkpoint = 0u64;
+    loop {
+        let step = match replay.step()? {
+            Some(step) => step,
+            None if args.follow => match replay.follow(args.idle_timeout)? {
+                Some(step) => step,
+                None => {
+                    let changes = replay.idle()?;
+                    if args.changes && leader {
+                        out.write_changes(&changes)?;
+                    }
+                    break;
+                }
+            },
+            None => break,
+        };
+        if args.changes && leader {
+            out.write_changes(&step.changes)?;
+        }
+        let late = replay.running().take_late();
+        write_late(&mut late_out, &late, &late_name, args.late.is_none())?;
+        since_checkpoint += 1;
+        if let Some(path) = &args.checkpoint
+            && since_checkpoint >= args.checkpoint_every
+        {
+            let sink = out.sync()?;
+            replay.checkpoint(sink).save(path)?;
+            since_checkpoint = 0;
+        }
+    }
+    if let Some(path) = &args.checkpoint
+        && since_checkpoint > 0
+    {
+        let sink = out.sync()?;
+        replay.checkpoint(sink).save(path)?;
+    }
+    let replayed = replay.finish()?;
+    if leader {
+        if args.changes {
+            out.write_changes(&replayed.output.closing_changes)?;
+        } else {
+            match &mut out {
+                ReplayOut::Stdout(w) => write_records::<P>(w, &replayed.output, "stdout")?,
+                ReplayOut::Buffer(bytes, path) => {
+                    write_records::<P>(bytes, &replayed.output, &path.display().to_string())?
+                }
+                ReplayOut::Changes(_) => {}
+            }
+        }
+    }
+    write_late(
+        &mut late_out,
+        &replayed.output.late,
+        &late_name,
+        args.late.is_none(),
+    )?;
+    if leader {
+        out.finish()?;
+    }
+    late_out.flush().map_err(|e| Error::io(&late_name, e))?;
+    if leader {
+        let workers = args.workers * args.processes;
+        let resumed = resumed_at.map_or(String::new(), |offset| {
+            format!(" (resumed from the checkpoint at offset {offset})")
+        });
+        let late = replayed.output.summary.late_records;
+        let late_note = if late > 0 {
+            format!(", {late} late (to the late output)")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{} (version {}): replay of {} offsets {}..{}{resumed}, steps of {}, {workers} worker{}: {} records{late_note}; {} output records in {:.3} s",
+            P::NAME,
+            P::version(),
+            dir.display(),
+            replayed.from,
+            replayed.to,
+            args.step_size,
+            if workers == 1 { "" } else { "s" },
+            replayed.output.summary.input_records,
+            replayed.output.records.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn write_json<T: Serialize>(out: &mut dyn Write, value: &T, name: &str) -> Result<(), Error> {
