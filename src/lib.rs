@@ -8,6 +8,7 @@ pub mod fraud;
 pub mod kappa_reports;
 pub mod log_schemas;
 pub mod money;
+pub mod nexmark;
 pub mod sales;
 pub mod windowed;
 pub mod words;
