@@ -132,7 +132,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let switch = serving
         .switch
         .clone()
-        .unwrap_or_else(|| unreachable_switch());
+        .ok_or("version 1 serves without a recorded switch")?;
     println!(
         "{} version 1 ({}) serving: replayed offsets 0..{} in {:.3} s",
         at(),
@@ -187,7 +187,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let switch = switched
         .switch
         .clone()
-        .unwrap_or_else(|| unreachable_switch());
+        .ok_or("version 2 serves without a recorded switch")?;
     println!(
         "{} version 2 caught up and switched at offset {} after {:.3} s ({:.0} events/s; {} events appended during the catch-up)",
         at(),
