@@ -404,9 +404,7 @@ where
     if leader {
         eprintln!(
             "{}",
-            summary_line(
-                P::NAME,
-                &P::version(),
+            summary_line::<P>(
                 args,
                 source.stats(),
                 &dead,
@@ -419,9 +417,7 @@ where
     Ok(())
 }
 
-fn summary_line(
-    name: &str,
-    version: &str,
+fn summary_line<P: Pipeline>(
     args: &Args,
     stats: SourceStats,
     dead: &DeadLetterSink,
@@ -429,6 +425,7 @@ fn summary_line(
     outputs: usize,
     seconds: f64,
 ) -> String {
+    let (name, version) = (P::NAME, P::version());
     let mode = match args.mode {
         Mode::Batch => "batch".to_string(),
         Mode::Stream | Mode::Replay => format!("stream, steps of {}", args.step_size),
@@ -496,7 +493,7 @@ where
     let mut acknowledged = 0u64;
     let mut batch = log.batch();
     let mut ordinal = 0u64;
-    while let Some(item) = source.next() {
+    for item in source.by_ref() {
         let record = match item {
             Ok(record) => record,
             Err(letter) => {
