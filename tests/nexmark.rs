@@ -1,9 +1,10 @@
 //! Nexmark queries on a small generated stream: for every query the batch output equals the
 //! single-threaded reference implementation, a stream fed in steps of random sizes consolidates to the
-//! same output (with one and two workers), and two workers give what one gives.
+//! same output (with one and two workers), two workers give what one gives, and the hand-written
+//! timely/differential versions agree.
 
 use dataflow_core::{Pipeline, Runner};
-use dataflow_examples::nexmark::{self, Event, GeneratorConfig, cost};
+use dataflow_examples::nexmark::{self, Event, GeneratorConfig, cost, handwritten};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -68,10 +69,27 @@ fn stream<P: Pipeline<Inputs = (Event,)>>(
     accumulated
 }
 
-/// Checks query `P` against its reference answer in batch and stream mode, with one and two workers.
-fn check<P: Pipeline<Inputs = (Event,)>>(reference: fn(&[Event]) -> Vec<(P::Output, isize)>) {
+/// The reference answer of a query.
+type Reference<O> = fn(&[Event]) -> Vec<(O, isize)>;
+/// A hand-written timely or differential version of a query.
+type Handwritten<O> = fn(Vec<Event>, usize) -> Result<Vec<(O, isize)>, String>;
+
+/// Checks query `P` against its reference answer in batch and stream mode, with one and two workers,
+/// and the hand-written version of the query with one and two workers.
+fn check<P: Pipeline<Inputs = (Event,)>>(
+    reference: Reference<P::Output>,
+    handwritten: Handwritten<P::Output>,
+) {
     let events = events();
     let expected = reference(&events);
+    for workers in [1, 2] {
+        assert_eq!(
+            handwritten(events.clone(), workers).unwrap(),
+            expected,
+            "{}: the hand-written version with {workers} workers equals the reference",
+            P::NAME
+        );
+    }
     assert!(
         !expected.is_empty(),
         "{}: the test data exercises the query",
@@ -106,52 +124,52 @@ fn check<P: Pipeline<Inputs = (Event,)>>(reference: fn(&[Event]) -> Vec<(P::Outp
 
 #[test]
 fn q0_pass_through() {
-    check::<nexmark::Q0>(cost::q0);
+    check::<nexmark::Q0>(cost::q0, handwritten::q0);
 }
 
 #[test]
 fn q1_currency_conversion() {
-    check::<nexmark::Q1>(cost::q1);
+    check::<nexmark::Q1>(cost::q1, handwritten::q1);
 }
 
 #[test]
 fn q2_selection() {
-    check::<nexmark::Q2>(cost::q2);
+    check::<nexmark::Q2>(cost::q2, handwritten::q2);
 }
 
 #[test]
 fn q3_local_item_suggestion() {
-    check::<nexmark::Q3>(cost::q3);
+    check::<nexmark::Q3>(cost::q3, handwritten::q3);
 }
 
 #[test]
 fn q4_average_price_per_category() {
-    check::<nexmark::Q4>(cost::q4);
+    check::<nexmark::Q4>(cost::q4, handwritten::q4);
 }
 
 #[test]
 fn q5_hot_items() {
-    check::<nexmark::Q5>(cost::q5);
+    check::<nexmark::Q5>(cost::q5, handwritten::q5);
 }
 
 #[test]
 fn q6_average_selling_price_by_seller() {
-    check::<nexmark::Q6>(cost::q6);
+    check::<nexmark::Q6>(cost::q6, handwritten::q6);
 }
 
 #[test]
 fn q7_highest_bid() {
-    check::<nexmark::Q7>(cost::q7);
+    check::<nexmark::Q7>(cost::q7, handwritten::q7);
 }
 
 #[test]
 fn q8_new_users() {
-    check::<nexmark::Q8>(cost::q8);
+    check::<nexmark::Q8>(cost::q8, handwritten::q8);
 }
 
 #[test]
 fn q12_bids_per_bidder_window() {
-    check::<nexmark::Q12>(cost::q12);
+    check::<nexmark::Q12>(cost::q12, handwritten::q12);
 }
 
 #[test]

@@ -14,6 +14,7 @@
 
 pub mod cost;
 pub mod generator;
+pub mod handwritten;
 pub mod model;
 pub mod queries;
 
