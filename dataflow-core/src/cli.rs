@@ -1,9 +1,13 @@
-//! One command line for every pipeline, so that an example's `main` is one line:
+//! One command line for every pipeline, so that an example's `main` is one line (the input type
+//! implements [`Schema`] so that `ingest` and `--mode replay` can store and read it in the event log):
 //!
 //! ```no_run
 //! # use dataflow_core::prelude::*;
+//! # #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+//! # pub struct Word { text: String }
+//! # impl dataflow_core::kappa::Schema for Word { const VERSION: u32 = 1; }
 //! # #[pipeline]
-//! # fn word_count(words: Stream<String>) -> Stream<(String, u64)> { words.key(|w| w.clone()).count() }
+//! # fn word_count(words: Stream<Word>) -> Stream<(String, u64)> { words.key(|w| w.text.clone()).count() }
 //! fn main() -> std::process::ExitCode {
 //!     dataflow_core::cli::main::<WordCount, _>()
 //! }
