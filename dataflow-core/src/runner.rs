@@ -281,6 +281,22 @@ impl<P: Pipeline> Runner<P> {
         running.finish()
     }
 
+    /// Starts the workers and feeds them from `log`, from offset `from` on, `step` records at a time:
+    /// the third way to feed a pipeline, next to [`Runner::batch`] and [`Runner::start`]. See
+    /// [`crate::kappa::Replay`].
+    pub fn replay<I>(
+        &self,
+        log: &crate::kappa::EventLog,
+        from: u64,
+        step: usize,
+    ) -> Result<crate::kappa::Replay<P, I>, Error>
+    where
+        P: Pipeline<Inputs = (I,)>,
+        I: crate::Record + crate::kappa::Schema,
+    {
+        crate::kappa::Replay::start(self, log, from, step)
+    }
+
     /// Starts the workers and returns a handle to push steps of input through.
     pub fn start(&self) -> Result<Running<P>, Error> {
         let config = self.cluster.timely_config()?;
