@@ -68,7 +68,8 @@ fn updating_counts(events: Stream<Event>) -> Stream<((u8, TimeWindow), u64)> {
         .count()
 }
 
-type Keyed<V> = Vec<(((u8, TimeWindow), V), isize)>;
+type Row<V> = (((u8, TimeWindow), V), isize);
+type Keyed<V> = Vec<Row<V>>;
 
 fn fixed_windows(ts: u64, size: u64, slide: u64) -> Vec<TimeWindow> {
     (0..=ts)
