@@ -1,46 +1,11 @@
 //! End-to-end: the example executables on their sample data, malformed lines included, in every mode.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-/// The path of an example executable built by `cargo test` next to this test binary.
-fn example(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test`",
-        path.display()
-    );
-    path
-}
+mod common;
 
-fn run(name: &str, args: &[&str]) -> Output {
-    let output = Command::new(example(name))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("example runs");
-    assert!(
-        output.status.success(),
-        "{name} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("utf-8 output")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("utf-8 errors")
-}
+use common::{example, run, stderr, stdout};
 
 /// Totals per (product, date) computed straight from the CSV text, in cents, skipping bad rows.
 fn expected_daily_sales() -> BTreeMap<(String, String), (i64, u64)> {

@@ -4,25 +4,13 @@
 
 use dataflow_core::kappa::Checkpoint;
 use dataflow_examples::{DailyTotal, WindowTotal};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The path of an example executable built by `cargo test` next to this test binary.
-fn example(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test`",
-        path.display()
-    );
-    path
-}
+mod common;
+
+use common::example;
 
 struct Lcg(u64);
 
