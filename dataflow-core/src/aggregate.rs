@@ -124,17 +124,32 @@ impl<V> Accumulator<V> for Presence {
     fn merge(&self, _into: &mut (), _from: ()) {}
 }
 
-/// `sum(|r| ..)`: the exact sum of a value.
-pub struct Sum<F, N> {
-    f: F,
-    _n: PhantomData<fn() -> N>,
+macro_rules! value_aggregates {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        pub struct $name<F, N> {
+            f: F,
+            _n: PhantomData<fn() -> N>,
+        }
+
+        impl<F, N> $name<F, N> {
+            /// The aggregate of the values `f` takes from the records.
+            pub fn new(f: F) -> Self {
+                $name { f, _n: PhantomData }
+            }
+        }
+    )*};
 }
 
-impl<F, N> Sum<F, N> {
-    /// Sums the values `f` takes from the records.
-    pub fn new(f: F) -> Self {
-        Sum { f, _n: PhantomData }
-    }
+value_aggregates! {
+    /// `sum(|r| ..)`: the exact sum of a value.
+    Sum;
+    /// `mean(|r| ..)`: the arithmetic mean of a value, from its exact sum and count.
+    Mean;
+    /// `min(|r| ..)`: the least value. Keeps a count per distinct value so records can be retracted.
+    Min;
+    /// `max(|r| ..)`: the greatest value. Keeps a count per distinct value so records can be retracted.
+    Max;
 }
 
 impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Sum<F, N> {
@@ -154,19 +169,6 @@ impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Sum<F, N> {
     }
 }
 
-/// `mean(|r| ..)`: the arithmetic mean of a value, from its exact sum and count.
-pub struct Mean<F, N> {
-    f: F,
-    _n: PhantomData<fn() -> N>,
-}
-
-impl<F, N> Mean<F, N> {
-    /// Averages the values `f` takes from the records.
-    pub fn new(f: F) -> Self {
-        Mean { f, _n: PhantomData }
-    }
-}
-
 impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Mean<F, N> {
     type State = N;
     type Output = F64;
@@ -181,32 +183,6 @@ impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Mean<F, N> 
     #[inline]
     fn merge(&self, into: &mut N, from: N) {
         into.add_times(&from, 1);
-    }
-}
-
-/// `min(|r| ..)`: the least value. Keeps a count per distinct value so records can be retracted.
-pub struct Min<F, N> {
-    f: F,
-    _n: PhantomData<fn() -> N>,
-}
-
-impl<F, N> Min<F, N> {
-    /// The least of the values `f` takes from the records.
-    pub fn new(f: F) -> Self {
-        Min { f, _n: PhantomData }
-    }
-}
-
-/// `max(|r| ..)`: the greatest value. Keeps a count per distinct value so records can be retracted.
-pub struct Max<F, N> {
-    f: F,
-    _n: PhantomData<fn() -> N>,
-}
-
-impl<F, N> Max<F, N> {
-    /// The greatest of the values `f` takes from the records.
-    pub fn new(f: F) -> Self {
-        Max { f, _n: PhantomData }
     }
 }
 
