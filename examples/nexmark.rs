@@ -109,6 +109,12 @@ fn digest<O: Hash>(records: &[(O, isize)]) -> u64 {
     hasher.finish()
 }
 
+/// A query's single-threaded reference implementation.
+type Reference<O> = fn(&[Event]) -> Vec<(O, isize)>;
+
+/// A query's hand-written timely/differential implementation.
+type Hand<O> = fn(Vec<Event>, usize) -> handwritten::Output<O>;
+
 /// What one throughput child reports.
 struct Throughput {
     seconds: f64,
@@ -123,8 +129,8 @@ fn measure_one<P: Pipeline<Inputs = (Event,)>>(
     events: Vec<Event>,
     implementation: &str,
     workers: usize,
-    reference: fn(&[Event]) -> Vec<(P::Output, isize)>,
-    hand: fn(Vec<Event>, usize) -> Result<Vec<(P::Output, isize)>, String>,
+    reference: Reference<P::Output>,
+    hand: Hand<P::Output>,
 ) -> Result<Throughput, String> {
     let input_kib = peak_kib();
     let started = Instant::now();
@@ -247,8 +253,8 @@ macro_rules! by_query {
 fn latency_dispatch<P: Pipeline<Inputs = (Event,)>>(
     events: Vec<Event>,
     seconds: f64,
-    _reference: fn(&[Event]) -> Vec<(P::Output, isize)>,
-    _hand: fn(Vec<Event>, usize) -> Result<Vec<(P::Output, isize)>, String>,
+    _reference: Reference<P::Output>,
+    _hand: Hand<P::Output>,
 ) -> Result<(f64, Vec<Latency>), String> {
     latency_one::<P>(events, seconds)
 }

@@ -137,11 +137,7 @@ fn oracle_sessions(events: &[Event]) -> Keyed<(u64, i64)> {
     out
 }
 
-fn session_result(
-    key: u8,
-    w: TimeWindow,
-    es: &[&Event],
-) -> (((u8, TimeWindow), (u64, i64)), isize) {
+fn session_result(key: u8, w: TimeWindow, es: &[&Event]) -> Row<(u64, i64)> {
     let min = es.iter().map(|e| e.value).min().unwrap_or_default();
     (((key, w), (es.len() as u64, min)), 1)
 }

@@ -90,7 +90,7 @@ pub fn q3(events: &[Event]) -> Vec<(SellerAuction, isize)> {
 }
 
 /// The closing price of every auction with a bid in its lifetime: auction id → (auction, price).
-fn closing_prices<'a>(events: &'a [Event]) -> HashMap<u64, (&'a super::model::Auction, u64)> {
+fn closing_prices(events: &[Event]) -> HashMap<u64, (&super::model::Auction, u64)> {
     let mut auctions: HashMap<u64, &super::model::Auction> = HashMap::new();
     for event in events {
         if let Event::Auction(a) = event {

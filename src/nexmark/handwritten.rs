@@ -24,6 +24,9 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, Input as _};
 use timely::dataflow::{Scope, StreamVec};
 
+/// A query's consolidated output, sorted, or the reason the run failed.
+pub type Output<T> = Result<Vec<(T, isize)>, String>;
+
 /// Events a worker inserts between two of its steps.
 pub const FEED_CHUNK: usize = 1 << 16;
 
@@ -218,12 +221,12 @@ fn millis(d: std::time::Duration) -> u64 {
 }
 
 /// Query 0 on timely.
-pub fn q0(events: Vec<Event>, workers: usize) -> Result<Vec<(Event, isize)>, String> {
+pub fn q0(events: Vec<Event>, workers: usize) -> Output<Event> {
     timely_job(events, workers, |events| events.map(|e| e))
 }
 
 /// Query 1 on timely.
-pub fn q1(events: Vec<Event>, workers: usize) -> Result<Vec<(super::Bid, isize)>, String> {
+pub fn q1(events: Vec<Event>, workers: usize) -> Output<super::Bid> {
     timely_job(events, workers, |events| {
         events.flat_map(|e| {
             e.into_bid().map(|mut b| {
@@ -235,7 +238,7 @@ pub fn q1(events: Vec<Event>, workers: usize) -> Result<Vec<(super::Bid, isize)>
 }
 
 /// Query 2 on timely.
-pub fn q2(events: Vec<Event>, workers: usize) -> Result<Vec<((u64, u64), isize)>, String> {
+pub fn q2(events: Vec<Event>, workers: usize) -> Output<(u64, u64)> {
     timely_job(events, workers, |events| {
         events.flat_map(|e| match e {
             Event::Bid(b) if b.auction % AUCTION_SKIP == 0 => Some((b.auction, b.price)),
@@ -245,7 +248,7 @@ pub fn q2(events: Vec<Event>, workers: usize) -> Result<Vec<((u64, u64), isize)>
 }
 
 /// Query 3 on differential: a join of filtered people and auctions.
-pub fn q3(events: Vec<Event>, workers: usize) -> Result<Vec<(SellerAuction, isize)>, String> {
+pub fn q3(events: Vec<Event>, workers: usize) -> Output<SellerAuction> {
     differential_job(events, workers, |events| {
         let sellers = events.clone().flat_map(|e| match e {
             Event::Person(p) if matches!(p.state.as_str(), "OR" | "ID" | "CA") => {
@@ -295,7 +298,7 @@ fn closing<'s, X: differential_dataflow::ExchangeData + std::hash::Hash>(
 }
 
 /// Query 4 on differential: join, maximum per auction, mean per category.
-pub fn q4(events: Vec<Event>, workers: usize) -> Result<Vec<((u64, F64), isize)>, String> {
+pub fn q4(events: Vec<Event>, workers: usize) -> Output<(u64, F64)> {
     differential_job(events, workers, |events| {
         closing(events, |a| a.category)
             .map(|((_, category), price)| (category, price))
@@ -314,7 +317,7 @@ pub fn q4(events: Vec<Event>, workers: usize) -> Result<Vec<((u64, F64), isize)>
 
 /// Query 5 on timely: counts per auction and window exchanged by auction, then the top auction per
 /// window exchanged by window.
-pub fn q5(events: Vec<Event>, workers: usize) -> Result<Vec<(HotItem, isize)>, String> {
+pub fn q5(events: Vec<Event>, workers: usize) -> Output<HotItem> {
     let (size, slide) = (millis(HOT_WINDOW), millis(HOT_SLIDE));
     timely_job(events, workers, move |events| {
         let counts = fold_all(
@@ -356,7 +359,7 @@ pub fn q5(events: Vec<Event>, workers: usize) -> Result<Vec<(HotItem, isize)>, S
 }
 
 /// Query 6 on differential: join, maximum per auction, last ten per seller.
-pub fn q6(events: Vec<Event>, workers: usize) -> Result<Vec<((u64, u64), isize)>, String> {
+pub fn q6(events: Vec<Event>, workers: usize) -> Output<(u64, u64)> {
     differential_job(events, workers, |events| {
         closing(events, |a| (a.seller, a.expires))
             .map(|((id, (seller, expires)), price)| (seller, (expires, id, price)))
@@ -379,7 +382,7 @@ pub fn q6(events: Vec<Event>, workers: usize) -> Result<Vec<((u64, u64), isize)>
 }
 
 /// Query 7 on timely: the highest bid per window, exchanged by window.
-pub fn q7(events: Vec<Event>, workers: usize) -> Result<Vec<(HighestBid, isize)>, String> {
+pub fn q7(events: Vec<Event>, workers: usize) -> Output<HighestBid> {
     let size = millis(TUMBLING_WINDOW);
     timely_job(events, workers, move |events| {
         fold_all(
@@ -406,7 +409,7 @@ pub fn q7(events: Vec<Event>, workers: usize) -> Result<Vec<(HighestBid, isize)>
 }
 
 /// Query 8 on differential: people per window semi-joined with the sellers of the window.
-pub fn q8(events: Vec<Event>, workers: usize) -> Result<Vec<(NewSeller, isize)>, String> {
+pub fn q8(events: Vec<Event>, workers: usize) -> Output<NewSeller> {
     let size = millis(TUMBLING_WINDOW);
     differential_job(events, workers, move |events| {
         let sellers = events
@@ -431,7 +434,7 @@ pub fn q8(events: Vec<Event>, workers: usize) -> Result<Vec<(NewSeller, isize)>,
 }
 
 /// Query 12 on timely: bids per bidder and window, exchanged by bidder.
-pub fn q12(events: Vec<Event>, workers: usize) -> Result<Vec<(BidderCount, isize)>, String> {
+pub fn q12(events: Vec<Event>, workers: usize) -> Output<BidderCount> {
     let size = millis(TUMBLING_WINDOW);
     timely_job(events, workers, move |events| {
         fold_all(
