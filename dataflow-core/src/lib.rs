@@ -82,7 +82,7 @@ pub use context::{Context, LateRecord, StageFailure};
 pub use dataflow_macros::pipeline;
 pub use dataflow_plan as plan;
 pub use error::Error;
-pub use pipeline::{Inputs, IntoBatch, Pipeline};
+pub use pipeline::{Inputs, IntoBatch, Pipeline, Share, Update};
 pub use runner::{Change, Cluster, Output, Runner, Running, Summary};
 
 use serde::{Deserialize, Serialize};

@@ -3,9 +3,10 @@
 use crate::Record;
 use crate::context::Context;
 use crate::plan::Plan;
-use differential_dataflow::VecCollection;
-use differential_dataflow::input::{Input, InputSession};
-use timely::dataflow::Scope;
+use differential_dataflow::{AsCollection, VecCollection};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::Input;
+use timely::dataflow::{InputHandle, Scope};
 
 /// A pipeline declared with `#[pipeline]`: its name, its plan, and the code that builds its graph.
 ///
@@ -53,9 +54,9 @@ pub trait Inputs: 'static {
     const COUNT: usize;
     /// Records for every input: `(Vec<A>,)`, `(Vec<A>, Vec<B>)`, ...
     type Batch: Send + 'static;
-    /// Records numbered with their input position: `(Vec<(A, u64)>,)`, ...
+    /// A chunk of numbered updates, ready for the timely inputs: `(Vec<((A, position), time, +1)>,)`, ...
     type Numbered: Send + 'static;
-    /// The differential input sessions.
+    /// The timely input handles.
     type Handles;
     /// The input collections the pipeline's graph is built over.
     type Collections<'scope>;
@@ -64,51 +65,96 @@ pub trait Inputs: 'static {
     fn empty() -> Self::Batch;
     /// The number of records in a batch, over all inputs.
     fn len(batch: &Self::Batch) -> usize;
-    /// The number of records in a numbered batch, over all inputs.
-    fn numbered_len(batch: &Self::Numbered) -> usize;
-    /// Numbers the records of `batch`, input `i` from `next[i]` on, and advances `next`.
-    fn number(batch: Self::Batch, next: &mut [u64]) -> Self::Numbered;
+    /// The number of records in a chunk, over all inputs.
+    fn numbered_len(chunk: &Self::Numbered) -> usize;
+    /// Deals the records of `batch` out to `workers` workers in one pass, moving each record once.
+    ///
+    /// Input `i` is numbered from `next[i]` on (and `next` advanced); its records are stamped with time
+    /// `at`; a process keeps the records of its [`Share`]; worker `w` gets the `w`-th contiguous run of
+    /// them, handed to `send(w, chunk)` in chunks of at most `chunk` records, in order. `send` returns
+    /// `false` when the worker is gone, which stops the dealing.
+    fn deal(
+        batch: Self::Batch,
+        next: &mut [u64],
+        at: u64,
+        share: Share,
+        workers: usize,
+        chunk: usize,
+        send: &mut dyn FnMut(usize, Self::Numbered) -> bool,
+    ) -> bool;
     /// Creates the inputs in `scope`.
     fn create<'scope>(scope: Scope<'scope, u64>) -> (Self::Handles, Self::Collections<'scope>);
     /// Moves the inputs to `time`.
     fn advance_to(handles: &mut Self::Handles, time: u64);
-    /// Inserts every record of `batch` at the inputs' current time.
-    fn insert(handles: &mut Self::Handles, batch: Self::Numbered);
-    /// Sends buffered records on.
-    fn flush(handles: &mut Self::Handles);
-    /// Splits a batch into `parts` batches of about equal size, keeping record order within each.
-    fn split(batch: Self::Numbered, parts: usize) -> Vec<Self::Numbered>;
-    /// The records of `batch` that belong to process `index` of `of`: those whose position is `index`
-    /// modulo `of`.
-    fn share(batch: Self::Numbered, index: usize, of: usize) -> Self::Numbered;
+    /// Hands a chunk to the inputs (without copying its records).
+    fn insert(handles: &mut Self::Handles, chunk: Self::Numbered);
 }
 
-fn split_vec<T>(mut records: Vec<T>, parts: usize) -> Vec<Vec<T>> {
-    let parts = parts.max(1);
-    let size = records.len().div_ceil(parts);
-    let mut out = Vec::with_capacity(parts);
-    for part in (0..parts).rev() {
-        let start = (part * size).min(records.len());
-        out.push(records.split_off(start));
+/// Which records of the input a process keeps: those whose position modulo `of` is `index`. Every
+/// process of a cluster is handed the whole input and keeps its own share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// This process's index.
+    pub index: usize,
+    /// The number of processes.
+    pub of: usize,
+}
+
+impl Share {
+    /// A single process keeps everything.
+    pub const ALL: Share = Share { index: 0, of: 1 };
+
+    /// How many positions in `first..first + len` belong to this share.
+    fn count(self, first: u64, len: u64) -> u64 {
+        let of = self.of.max(1) as u64;
+        let index = self.index as u64;
+        // Positions `p < n` with `p % of == index`.
+        let below = |n: u64| n / of + u64::from(n % of > index);
+        below(first + len) - below(first)
     }
-    out.reverse();
-    out
 }
 
-fn share_vec<T>(records: Vec<(T, u64)>, index: usize, of: usize) -> Vec<(T, u64)> {
-    if of <= 1 {
-        return records;
-    }
-    records
-        .into_iter()
-        .filter(|(_, position)| *position % of as u64 == index as u64)
-        .collect()
-}
+/// One update of a timely input: a numbered record at a time, with multiplicity +1.
+pub type Update<T> = ((T, u64), u64, isize);
 
-fn number_vec<T>(records: Vec<T>, next: &mut u64) -> Vec<(T, u64)> {
+fn deal_vec<T>(
+    records: Vec<T>,
+    next: &mut u64,
+    at: u64,
+    share: Share,
+    workers: usize,
+    chunk: usize,
+    send: &mut dyn FnMut(usize, Vec<Update<T>>) -> bool,
+) -> bool {
     let first = *next;
     *next += records.len() as u64;
-    records.into_iter().zip(first..).collect()
+    let workers = workers.max(1);
+    let chunk = chunk.max(1);
+    let per_worker = share.count(first, records.len() as u64).div_ceil(workers as u64) as usize;
+    let capacity = chunk.min(per_worker);
+    let of = share.of.max(1) as u64;
+    let index = share.index as u64;
+    let (mut worker, mut dealt) = (0, 0);
+    let mut current: Vec<Update<T>> = Vec::with_capacity(capacity);
+    for (record, position) in records.into_iter().zip(first..) {
+        if of > 1 && position % of != index {
+            continue;
+        }
+        if dealt == per_worker || current.len() == chunk {
+            if !current.is_empty()
+                && !send(worker, std::mem::replace(&mut current, Vec::with_capacity(capacity)))
+            {
+                return false;
+            }
+            if dealt == per_worker {
+                worker += 1;
+                dealt = 0;
+            }
+        }
+        current.push(((record, position), at, 1));
+        dealt += 1;
+    }
+    current.is_empty() || send(worker, current)
 }
 
 macro_rules! tuple_inputs {
@@ -116,8 +162,8 @@ macro_rules! tuple_inputs {
         impl<$($t: Record),+> Inputs for ($($t,)+) {
             const COUNT: usize = $count;
             type Batch = ($(Vec<$t>,)+);
-            type Numbered = ($(Vec<($t, u64)>,)+);
-            type Handles = ($(InputSession<u64, ($t, u64), isize>,)+);
+            type Numbered = ($(Vec<Update<$t>>,)+);
+            type Handles = ($(InputHandle<u64, CapacityContainerBuilder<Vec<Update<$t>>>>,)+);
             type Collections<'scope> = ($(VecCollection<'scope, u64, ($t, u64), isize>,)+);
 
             fn empty() -> Self::Batch {
@@ -126,35 +172,34 @@ macro_rules! tuple_inputs {
             fn len(batch: &Self::Batch) -> usize {
                 0 $(+ batch.$i.len())+
             }
-            fn numbered_len(batch: &Self::Numbered) -> usize {
-                0 $(+ batch.$i.len())+
+            fn numbered_len(chunk: &Self::Numbered) -> usize {
+                0 $(+ chunk.$i.len())+
             }
-            fn number(batch: Self::Batch, next: &mut [u64]) -> Self::Numbered {
-                ($(number_vec(batch.$i, &mut next[$i]),)+)
+            fn deal(
+                batch: Self::Batch,
+                next: &mut [u64],
+                at: u64,
+                share: Share,
+                workers: usize,
+                chunk: usize,
+                send: &mut dyn FnMut(usize, Self::Numbered) -> bool,
+            ) -> bool {
+                true $(&& deal_vec(batch.$i, &mut next[$i], at, share, workers, chunk, &mut |worker, records| {
+                    let mut numbered = <Self::Numbered as Default>::default();
+                    numbered.$i = records;
+                    send(worker, numbered)
+                }))+
             }
             fn create<'scope>(scope: Scope<'scope, u64>) -> (Self::Handles, Self::Collections<'scope>) {
                 #[allow(non_snake_case)]
-                let ($($t,)+) = ($(scope.new_collection::<($t, u64), isize>(),)+);
-                (($($t.0,)+), ($($t.1,)+))
+                let ($($t,)+) = ($(scope.new_input::<Vec<Update<$t>>>(),)+);
+                (($($t.0,)+), ($($t.1.as_collection(),)+))
             }
             fn advance_to(handles: &mut Self::Handles, time: u64) {
-                $( handles.$i.advance_to(time); )+
+                $( if *handles.$i.time() < time { handles.$i.advance_to(time); } )+
             }
-            fn insert(handles: &mut Self::Handles, batch: Self::Numbered) {
-                $( for record in batch.$i { handles.$i.insert(record); } )+
-            }
-            fn flush(handles: &mut Self::Handles) {
-                $( handles.$i.flush(); )+
-            }
-            fn split(batch: Self::Numbered, parts: usize) -> Vec<Self::Numbered> {
-                #[allow(non_snake_case)]
-                let ($(mut $t,)+) = ($(split_vec(batch.$i, parts).into_iter(),)+);
-                (0..parts.max(1))
-                    .map(|_| ($($t.next().unwrap_or_default(),)+))
-                    .collect()
-            }
-            fn share(batch: Self::Numbered, index: usize, of: usize) -> Self::Numbered {
-                ($(share_vec(batch.$i, index, of),)+)
+            fn insert(handles: &mut Self::Handles, mut chunk: Self::Numbered) {
+                $( handles.$i.send_batch(&mut chunk.$i); )+
             }
         }
     };
@@ -198,26 +243,53 @@ impl<A: Record, B: Record, C: Record> IntoBatch<(A, B, C)> for (Vec<A>, Vec<B>, 
 mod tests {
     use super::*;
 
-    #[test]
-    fn split_keeps_every_record_in_order() {
-        let parts = split_vec((0..10).collect::<Vec<u32>>(), 3);
-        assert_eq!(parts, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
-        let parts = split_vec(vec![1u8], 4);
-        assert_eq!(parts.len(), 4);
-        assert_eq!(parts.concat(), vec![1]);
+    /// Deals `records` and returns, per worker, its chunks' `(record, position)`s.
+    fn dealt(
+        records: Vec<u32>,
+        first: u64,
+        share: Share,
+        workers: usize,
+        chunk: usize,
+    ) -> Vec<Vec<Vec<(u32, u64)>>> {
+        let mut next = first;
+        let mut out = vec![Vec::new(); workers];
+        assert!(deal_vec(records, &mut next, 7, share, workers, chunk, &mut |w, c| {
+            assert!(c.iter().all(|(_, time, diff)| *time == 7 && *diff == 1));
+            out[w].push(c.into_iter().map(|(r, _, _)| r).collect());
+            true
+        }));
+        out
     }
 
     #[test]
-    fn shares_partition_the_batch() {
-        let mut next = 0;
-        let all = number_vec((10..20).collect::<Vec<u32>>(), &mut next);
-        assert_eq!(next, 10);
-        let a: Vec<u32> = share_vec(all.clone(), 0, 2)
-            .into_iter()
-            .map(|r| r.0)
+    fn workers_get_contiguous_runs_in_chunks() {
+        let out = dealt((0..10).collect(), 0, Share::ALL, 3, 3);
+        let flat: Vec<Vec<u32>> = out
+            .iter()
+            .map(|chunks| chunks.concat().into_iter().map(|r| r.0).collect())
             .collect();
-        let b: Vec<u32> = share_vec(all, 1, 2).into_iter().map(|r| r.0).collect();
-        assert_eq!(a, vec![10, 12, 14, 16, 18]);
-        assert_eq!(b, vec![11, 13, 15, 17, 19]);
+        assert_eq!(flat, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+        assert!(out.iter().flatten().all(|c| c.len() <= 3 && !c.is_empty()));
+        let one = dealt(vec![1], 0, Share::ALL, 4, 8);
+        assert_eq!(one[0], vec![vec![(1, 0)]]);
+        assert!(one[1..].iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn shares_partition_the_input_and_positions_continue() {
+        let a = dealt((10..20).collect(), 5, Share { index: 0, of: 2 }, 1, 100);
+        let b = dealt((10..20).collect(), 5, Share { index: 1, of: 2 }, 2, 100);
+        let a: Vec<(u32, u64)> = a.concat().concat();
+        let b: Vec<(u32, u64)> = b.concat().concat();
+        assert_eq!(a, vec![(11, 6), (13, 8), (15, 10), (17, 12), (19, 14)]);
+        assert_eq!(b, vec![(10, 5), (12, 7), (14, 9), (16, 11), (18, 13)]);
+        for first in 0..7 {
+            for len in 0..9 {
+                for of in 1..4 {
+                    let total: u64 = (0..of).map(|index| Share { index, of }.count(first, len)).sum();
+                    assert_eq!(total, len);
+                }
+            }
+        }
     }
 }

@@ -38,11 +38,11 @@
 
 use crate::context::{Context, LateRecord, catch_user};
 use crate::error::Error;
-use crate::pipeline::{Inputs, IntoBatch, Pipeline};
+use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
 use crate::plan::{Plan, StageKind};
 use crate::window::{WindowOverrides, clock};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -199,6 +199,9 @@ enum Feed<B> {
 /// records flow through the graph while the rest are inserted instead of piling up in memory.
 const INSERT_PIECE: usize = 1 << 16;
 
+/// Records per chunk the runner hands a worker: each chunk becomes one timely message as it is.
+const CHUNK: usize = 1 << 12;
+
 enum Event<O> {
     Changes(Vec<(O, u64, isize)>),
     Done(u64),
@@ -277,7 +280,8 @@ impl<P: Pipeline> Runner<P> {
     /// Runs `input` as one bounded batch and returns the consolidated output.
     pub fn batch(&self, input: impl IntoBatch<P::Inputs>) -> Result<Output<P::Output>, Error> {
         let mut running = self.start()?;
-        running.push(input)?;
+        // Nobody reads the step's changes: they go straight to the view, consolidated once at the end.
+        running.push_step(input, false)?;
         running.finish()
     }
 
@@ -317,6 +321,7 @@ impl<P: Pipeline> Runner<P> {
         let event_sender = Mutex::new(event_sender);
         let thread_sender = Mutex::new(thread_sender);
         let worker_ctx = ctx.clone();
+        let in_cluster = self.cluster.processes > 1;
 
         let guards = timely::execute(config, move |worker| {
             let local_index = worker.index() % local;
@@ -332,7 +337,7 @@ impl<P: Pipeline> Runner<P> {
             let (Some(feed), Some(events)) = (feed, events) else {
                 return;
             };
-            run_worker::<P>(worker, &worker_ctx, feed, events, leader);
+            run_worker::<P>(worker, &worker_ctx, feed, events, leader, in_cluster);
         })
         .map_err(Error::Timely)?;
 
@@ -357,7 +362,7 @@ impl<P: Pipeline> Runner<P> {
             manual_watermark: self.manual_watermark,
             keep_view: self.keep_view,
             positions: vec![0; <P::Inputs as Inputs>::COUNT],
-            view: BTreeMap::new(),
+            view: RefCell::new(View::default()),
             summary: Summary::default(),
             started: Instant::now(),
         })
@@ -379,14 +384,18 @@ fn run_worker<P: Pipeline>(
     feed: Receiver<Feed<<P::Inputs as Inputs>::Numbered>>,
     events: Sender<Event<P::Output>>,
     leader: bool,
+    cluster: bool,
 ) {
     let probe = ProbeHandle::<u64>::new();
     let capture = events.clone();
     let mut handles = worker.dataflow::<u64, _, _>(|scope| {
         let (handles, collections) = <P::Inputs as Inputs>::create(scope);
-        P::build(ctx, collections)
-            .inner
-            .exchange(|_| 0)
+        let output = P::build(ctx, collections).inner;
+        // The runner's process collects the output. Workers of one process send theirs straight to
+        // it (the probe passes a time only once every worker's capture has sent what it had for it);
+        // in a cluster, process 0 collects everything through an exchange.
+        let output = if cluster { output.exchange(|_| 0) } else { output };
+        output
             .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
                 PipelinePact,
                 "Capture",
@@ -403,17 +412,21 @@ fn run_worker<P: Pipeline>(
             .probe_with(&probe);
         handles
     });
+    let mut inserted = 0;
     loop {
         match feed.try_recv() {
             Ok(Feed::Insert { at, batch }) => {
                 <P::Inputs as Inputs>::advance_to(&mut handles, at);
+                inserted += <P::Inputs as Inputs>::numbered_len(&batch);
                 <P::Inputs as Inputs>::insert(&mut handles, batch);
-                <P::Inputs as Inputs>::flush(&mut handles);
-                worker.step();
+                if inserted >= INSERT_PIECE {
+                    inserted = 0;
+                    worker.step();
+                }
             }
             Ok(Feed::Advance { until }) => {
+                inserted = 0;
                 <P::Inputs as Inputs>::advance_to(&mut handles, until);
-                <P::Inputs as Inputs>::flush(&mut handles);
                 while probe.less_than(&until) {
                     worker.step_or_park(None);
                 }
@@ -423,6 +436,7 @@ fn run_worker<P: Pipeline>(
             }
             Ok(Feed::End) | Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
+                inserted = 0;
                 worker.step_or_park(None);
             }
         }
@@ -452,7 +466,7 @@ pub struct Running<P: Pipeline> {
     keep_view: bool,
     /// The next input position of each input.
     positions: Vec<u64>,
-    view: BTreeMap<P::Output, isize>,
+    view: RefCell<View<P::Output>>,
     summary: Summary,
     started: Instant,
 }
@@ -469,6 +483,14 @@ impl<P: Pipeline> Running<P> {
     pub fn push(
         &mut self,
         input: impl IntoBatch<P::Inputs>,
+    ) -> Result<Vec<Change<P::Output>>, Error> {
+        self.push_step(input, true)
+    }
+
+    fn push_step(
+        &mut self,
+        input: impl IntoBatch<P::Inputs>,
+        report: bool,
     ) -> Result<Vec<Change<P::Output>>, Error> {
         let batch = input.into_batch();
         let target = if P::EVENT_TIME {
@@ -487,14 +509,14 @@ impl<P: Pipeline> Running<P> {
             0
         };
         self.summary.input_records += <P::Inputs as Inputs>::len(&batch) as u64;
-        self.step(batch, target)
+        self.step(batch, target, report)
     }
 
     /// Event-time pipelines: moves the watermark to `watermark` (ms) without new records, completing
     /// every window whose end plus lateness it passes. A watermark never moves back.
     pub fn advance_watermark(&mut self, watermark: u64) -> Result<Vec<Change<P::Output>>, Error> {
         let target = self.watermark.max(watermark);
-        self.step(<P::Inputs as Inputs>::empty(), target)
+        self.step(<P::Inputs as Inputs>::empty(), target, true)
     }
 
     /// Event-time pipelines: the source has been idle, so no more out-of-order records are expected;
@@ -517,10 +539,12 @@ impl<P: Pipeline> Running<P> {
         self.ctx.take_late()
     }
 
+    /// Runs one step. Its output changes are returned when `report` is set, else only kept in the view.
     fn step(
         &mut self,
         batch: <P::Inputs as Inputs>::Batch,
         watermark: u64,
+        report: bool,
     ) -> Result<Vec<Change<P::Output>>, Error> {
         let at = self.time;
         let until = if P::EVENT_TIME && clock::at(watermark) > at {
@@ -530,36 +554,51 @@ impl<P: Pipeline> Running<P> {
             at + 1
         };
         self.time = until;
-        let numbered = <P::Inputs as Inputs>::number(batch, &mut self.positions);
-        let numbered =
-            <P::Inputs as Inputs>::share(numbered, self.cluster.process, self.cluster.processes);
         self.summary.steps += 1;
-        let parts = <P::Inputs as Inputs>::split(numbered, self.feeds.len());
-        let stopped = |_| Error::Timely("a worker stopped early".into());
-        for ((feed, thread), part) in self.feeds.iter().zip(&self.threads).zip(parts) {
-            let pieces = <P::Inputs as Inputs>::numbered_len(&part).div_ceil(INSERT_PIECE);
-            for piece in <P::Inputs as Inputs>::split(part, pieces.max(1)) {
-                feed.send(Feed::Insert { at, batch: piece })
-                    .map_err(stopped)?;
-            }
-            feed.send(Feed::Advance { until }).map_err(stopped)?;
+        let share = Share {
+            index: self.cluster.process,
+            of: self.cluster.processes,
+        };
+        let (feeds, threads) = (&self.feeds, &self.threads);
+        // Workers start on their first chunks while the rest are dealt.
+        let dealt = <P::Inputs as Inputs>::deal(
+            batch,
+            &mut self.positions,
+            at,
+            share,
+            feeds.len(),
+            CHUNK,
+            &mut |worker, chunk| {
+                let sent = feeds[worker].send(Feed::Insert { at, batch: chunk }).is_ok();
+                threads[worker].unpark();
+                sent
+            },
+        );
+        let stopped = || Error::Timely("a worker stopped early".into());
+        if !dealt {
+            return Err(stopped());
+        }
+        for (feed, thread) in feeds.iter().zip(threads) {
+            feed.send(Feed::Advance { until }).map_err(|_| stopped())?;
             thread.unpark();
         }
         let mut changes = Vec::new();
         loop {
             match self.next_event()? {
-                Event::Changes(batch) => changes.extend(batch),
+                Event::Changes(batch) if report => changes.extend(batch),
+                Event::Changes(batch) if self.keep_view => self.view.get_mut().add(batch),
+                Event::Changes(_) => {}
                 Event::Done(done) if done == until => break,
                 Event::Done(_) => {}
                 Event::Finished => return Err(Error::Timely("the workers finished early".into())),
             }
         }
-        Ok(self.absorb(changes))
+        Ok(if report { self.absorb(changes) } else { Vec::new() })
     }
 
     /// The consolidated output so far: every record with its multiplicity, sorted.
     pub fn view(&self) -> Vec<(P::Output, isize)> {
-        self.view.iter().map(|(r, d)| (r.clone(), *d)).collect()
+        self.view.borrow_mut().records().to_vec()
     }
 
     /// The context the pipeline's operators report to.
@@ -592,7 +631,7 @@ impl<P: Pipeline> Running<P> {
                 failures: self.ctx.failures(),
             });
         }
-        let records: Vec<(P::Output, isize)> = std::mem::take(&mut self.view).into_iter().collect();
+        let records = std::mem::take(self.view.get_mut()).into_records();
         self.summary.output_records = records.len() as u64;
         self.summary.elapsed = self.started.elapsed();
         self.summary.late_records = self.ctx.late_count();
@@ -636,15 +675,10 @@ impl<P: Pipeline> Running<P> {
             }
         }
         out.retain(|c| c.diff != 0);
-        if !self.keep_view {
-            return out;
-        }
-        for change in &out {
-            let entry = self.view.entry(change.record.clone()).or_insert(0);
-            *entry += change.diff;
-            if *entry == 0 {
-                self.view.remove(&change.record);
-            }
+        if self.keep_view {
+            self.view
+                .get_mut()
+                .add_changes(out.iter().map(|c| (c.record.clone(), c.diff)));
         }
         out
     }
@@ -663,5 +697,126 @@ impl<P: Pipeline> Drop for Running<P> {
             self.close_feeds();
             drop(guards);
         }
+    }
+}
+
+/// The consolidated output so far: a sorted, consolidated run plus changes not merged into it yet.
+/// Changes are merged when they outnumber the run (or when the view is read), so each costs
+/// O(log n) amortized instead of a tree insertion and a clone.
+struct View<O> {
+    merged: Vec<(O, isize)>,
+    pending: Vec<(O, isize)>,
+}
+
+impl<O> Default for View<O> {
+    fn default() -> Self {
+        View {
+            merged: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl<O: Ord> View<O> {
+    /// Adds a step's raw output updates.
+    fn add(&mut self, updates: Vec<(O, u64, isize)>) {
+        self.pending
+            .extend(updates.into_iter().map(|(record, _time, diff)| (record, diff)));
+        self.compact_if_due();
+    }
+
+    /// Adds consolidated changes.
+    fn add_changes(&mut self, changes: impl Iterator<Item = (O, isize)>) {
+        self.pending.extend(changes);
+        self.compact_if_due();
+    }
+
+    fn compact_if_due(&mut self) {
+        if self.pending.len() > self.merged.len().max(1 << 16) {
+            self.compact();
+        }
+    }
+
+    /// Merges the pending changes into the consolidated run.
+    fn compact(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = consolidate(std::mem::take(&mut self.pending));
+        if self.merged.is_empty() {
+            self.merged = pending;
+            return;
+        }
+        let merged = std::mem::take(&mut self.merged);
+        let mut out = Vec::with_capacity(merged.len() + pending.len());
+        let (mut a, mut b) = (merged.into_iter().peekable(), pending.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => match x.0.cmp(&y.0) {
+                    std::cmp::Ordering::Less => a.next(),
+                    std::cmp::Ordering::Greater => b.next(),
+                    std::cmp::Ordering::Equal => {
+                        let (record, diff) = a.next().expect("peeked");
+                        let (_, more) = b.next().expect("peeked");
+                        Some((record, diff + more))
+                    }
+                },
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some(entry) = next.filter(|(_, diff)| *diff != 0) {
+                out.push(entry);
+            }
+        }
+        self.merged = out;
+    }
+
+    /// The consolidated records, sorted.
+    fn records(&mut self) -> &[(O, isize)] {
+        self.compact();
+        &self.merged
+    }
+
+    fn into_records(mut self) -> Vec<(O, isize)> {
+        self.compact();
+        self.merged
+    }
+}
+
+/// Sorts `updates` by record and sums the multiplicities of equal records, dropping zeros.
+fn consolidate<O: Ord>(mut updates: Vec<(O, isize)>) -> Vec<(O, isize)> {
+    updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(O, isize)> = Vec::with_capacity(updates.len());
+    for (record, diff) in updates {
+        match out.last_mut() {
+            Some(last) if last.0 == record => last.1 += diff,
+            _ => {
+                if out.last().is_some_and(|last| last.1 == 0) {
+                    out.pop();
+                }
+                out.push((record, diff));
+            }
+        }
+    }
+    if out.last().is_some_and(|last| last.1 == 0) {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn the_view_consolidates_across_compactions() {
+        let mut view = View::default();
+        view.add(vec![("b", 0, 1), ("a", 0, 1), ("b", 1, 1)]);
+        view.compact();
+        view.add_changes(vec![("a", -1), ("c", 2)].into_iter());
+        assert_eq!(view.records(), &[("b", 2), ("c", 2)]);
+        view.add_changes(vec![("b", -2), ("d", 1), ("d", -1)].into_iter());
+        assert_eq!(view.into_records(), vec![("c", 2)]);
     }
 }
