@@ -130,7 +130,9 @@ fn deal_vec<T>(
     *next += records.len() as u64;
     let workers = workers.max(1);
     let chunk = chunk.max(1);
-    let per_worker = share.count(first, records.len() as u64).div_ceil(workers as u64) as usize;
+    let per_worker = share
+        .count(first, records.len() as u64)
+        .div_ceil(workers as u64) as usize;
     let capacity = chunk.min(per_worker);
     let of = share.of.max(1) as u64;
     let index = share.index as u64;
@@ -142,7 +144,10 @@ fn deal_vec<T>(
         }
         if dealt == per_worker || current.len() == chunk {
             if !current.is_empty()
-                && !send(worker, std::mem::replace(&mut current, Vec::with_capacity(capacity)))
+                && !send(
+                    worker,
+                    std::mem::replace(&mut current, Vec::with_capacity(capacity)),
+                )
             {
                 return false;
             }
@@ -253,11 +258,19 @@ mod tests {
     ) -> Vec<Vec<Vec<(u32, u64)>>> {
         let mut next = first;
         let mut out = vec![Vec::new(); workers];
-        assert!(deal_vec(records, &mut next, 7, share, workers, chunk, &mut |w, c| {
-            assert!(c.iter().all(|(_, time, diff)| *time == 7 && *diff == 1));
-            out[w].push(c.into_iter().map(|(r, _, _)| r).collect());
-            true
-        }));
+        assert!(deal_vec(
+            records,
+            &mut next,
+            7,
+            share,
+            workers,
+            chunk,
+            &mut |w, c| {
+                assert!(c.iter().all(|(_, time, diff)| *time == 7 && *diff == 1));
+                out[w].push(c.into_iter().map(|(r, _, _)| r).collect());
+                true
+            }
+        ));
         out
     }
 
@@ -286,7 +299,9 @@ mod tests {
         for first in 0..7 {
             for len in 0..9 {
                 for of in 1..4 {
-                    let total: u64 = (0..of).map(|index| Share { index, of }.count(first, len)).sum();
+                    let total: u64 = (0..of)
+                        .map(|index| Share { index, of }.count(first, len))
+                        .sum();
                     assert_eq!(total, len);
                 }
             }

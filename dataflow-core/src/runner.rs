@@ -394,7 +394,11 @@ fn run_worker<P: Pipeline>(
         // The runner's process collects the output. Workers of one process send theirs straight to
         // it (the probe passes a time only once every worker's capture has sent what it had for it);
         // in a cluster, process 0 collects everything through an exchange.
-        let output = if cluster { output.exchange(|_| 0) } else { output };
+        let output = if cluster {
+            output.exchange(|_| 0)
+        } else {
+            output
+        };
         output
             .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
                 PipelinePact,
@@ -569,7 +573,9 @@ impl<P: Pipeline> Running<P> {
             feeds.len(),
             CHUNK,
             &mut |worker, chunk| {
-                let sent = feeds[worker].send(Feed::Insert { at, batch: chunk }).is_ok();
+                let sent = feeds[worker]
+                    .send(Feed::Insert { at, batch: chunk })
+                    .is_ok();
                 threads[worker].unpark();
                 sent
             },
@@ -593,7 +599,11 @@ impl<P: Pipeline> Running<P> {
                 Event::Finished => return Err(Error::Timely("the workers finished early".into())),
             }
         }
-        Ok(if report { self.absorb(changes) } else { Vec::new() })
+        Ok(if report {
+            self.absorb(changes)
+        } else {
+            Vec::new()
+        })
     }
 
     /// The consolidated output so far: every record with its multiplicity, sorted.
@@ -720,8 +730,11 @@ impl<O> Default for View<O> {
 impl<O: Ord> View<O> {
     /// Adds a step's raw output updates.
     fn add(&mut self, updates: Vec<(O, u64, isize)>) {
-        self.pending
-            .extend(updates.into_iter().map(|(record, _time, diff)| (record, diff)));
+        self.pending.extend(
+            updates
+                .into_iter()
+                .map(|(record, _time, diff)| (record, diff)),
+        );
         self.compact_if_due();
     }
 
@@ -749,7 +762,10 @@ impl<O: Ord> View<O> {
         }
         let merged = std::mem::take(&mut self.merged);
         let mut out = Vec::with_capacity(merged.len() + pending.len());
-        let (mut a, mut b) = (merged.into_iter().peekable(), pending.into_iter().peekable());
+        let (mut a, mut b) = (
+            merged.into_iter().peekable(),
+            pending.into_iter().peekable(),
+        );
         loop {
             let next = match (a.peek(), b.peek()) {
                 (Some(x), Some(y)) => match x.0.cmp(&y.0) {

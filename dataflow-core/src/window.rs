@@ -318,10 +318,6 @@ impl<K: Record, V: Record, A: Accumulator<V>> Windows<K, V, A>
 where
     A::Output: Record,
 {
-    fn close_of(&self, window: TimeWindow) -> u64 {
-        window.end.saturating_add(self.spec.lateness)
-    }
-
     /// Applies one record that arrived at logical time `time` (with `capability` for that time).
     fn apply(
         &mut self,
@@ -333,71 +329,80 @@ where
         capability: &Capability<u64>,
     ) -> Applied {
         let arrival = clock::watermark(time);
+        let spec = self.spec;
         let mut applied = false;
         let mut late = false;
-        let windows: Vec<TimeWindow> = match self.spec.kind {
-            WindowKind::Session { gap } => vec![TimeWindow {
-                start: stamp.time,
-                end: stamp.time.saturating_add(gap),
-            }],
-            _ => self.spec.assign(stamp.time).collect(),
-        };
-        for window in windows {
-            let slot = match self.spec.kind {
-                WindowKind::Session { .. } => self.session_slot(key, window, arrival),
-                _ => self.fixed_slot(key, window, arrival),
-            };
-            let Some(index) = slot else {
-                late = true;
-                continue;
-            };
-            let Some(slot) = self
-                .keys
-                .get_mut(key)
-                .and_then(|slots| slots.get_mut(index))
-            else {
-                continue;
-            };
-            let close = {
-                self.acc.update(&mut slot.state, value, diff);
-                slot.count += diff;
-                let first_change = !slot.dirty;
-                slot.dirty = true;
-                if first_change && self.spec.emit == Emit::Updating {
-                    self.dirty.push(key.clone());
+        if let WindowKind::Session { .. } = spec.kind {
+            for window in spec.assign(stamp.time) {
+                let Some(index) = self.session_slot(key, window, arrival) else {
+                    late = true;
+                    continue;
+                };
+                let Windows {
+                    keys,
+                    acc,
+                    dirty,
+                    close_caps,
+                    ..
+                } = self;
+                if let Some(slot) = keys.get_mut(key).and_then(|slots| slots.get_mut(index)) {
+                    update_slot(acc, slot, value, diff, spec, key, dirty);
+                    let at = clock::at(slot.window.end.saturating_add(spec.lateness));
+                    close_caps
+                        .entry(at)
+                        .or_insert_with(|| capability.delayed(&at.max(time)));
+                    applied = true;
                 }
-                slot.window.end.saturating_add(self.spec.lateness)
-            };
-            let at = clock::at(close);
-            self.close_caps
-                .entry(at)
-                .or_insert_with(|| capability.delayed(&at.max(time)));
-            applied = true;
+            }
+        } else {
+            // Tumbling, sliding, global: one lookup of the key's slots for all its windows.
+            if !self.keys.contains_key(key) {
+                self.keys.insert(key.clone(), Vec::new());
+            }
+            let Windows {
+                keys,
+                acc,
+                dirty,
+                closing,
+                close_caps,
+                ..
+            } = self;
+            let slots = keys.get_mut(key).expect("inserted above");
+            for window in spec.assign(stamp.time) {
+                let close = window.end.saturating_add(spec.lateness);
+                let index = match slots.iter().position(|s| s.window == window) {
+                    Some(index) => index,
+                    None if close <= arrival => {
+                        late = true;
+                        continue;
+                    }
+                    None => {
+                        slots.push(new_slot(window));
+                        closing.entry(close).or_default().push(key.clone());
+                        slots.len() - 1
+                    }
+                };
+                update_slot(acc, &mut slots[index], value, diff, spec, key, dirty);
+                let at = clock::at(close);
+                if close_caps
+                    .last_key_value()
+                    .is_none_or(|(last, _)| *last != at)
+                {
+                    close_caps
+                        .entry(at)
+                        .or_insert_with(|| capability.delayed(&at.max(time)));
+                }
+                applied = true;
+            }
+            if slots.is_empty() {
+                keys.remove(key);
+            }
         }
         if late || !applied {
             Applied::Late
         } else {
             Applied::Ok
         }
-    }
-
-    /// The slot of a tumbling, sliding or global window, created if needed; `None` if it is late.
-    fn fixed_slot(&mut self, key: &K, window: TimeWindow, arrival: u64) -> Option<usize> {
-        let close = self.close_of(window);
-        if let Some(index) = self
-            .keys
-            .get(key)
-            .and_then(|slots| slots.iter().position(|s| s.window == window))
-        {
-            return Some(index);
-        }
-        if close <= arrival {
-            return None;
-        }
-        let slots = self.keys.entry(key.clone()).or_default();
-        slots.push(new_slot(window));
-        self.closing.entry(close).or_default().push(key.clone());
-        Some(slots.len() - 1)
     }
 
     /// The session slot `window` falls into after merging every session it overlaps or touches.
@@ -464,40 +469,45 @@ where
 
     /// Closes every window whose end plus lateness is at or before `watermark` (all of them when
     /// `None`): final mode emits their results; both modes release their state.
-    fn close_until(
-        &mut self,
-        watermark: Option<u64>,
-        mut give: impl FnMut(&Capability<u64>, ((K, TimeWindow), A::Output)),
-    ) {
+    fn close_until(&mut self, watermark: Option<u64>, closed: &mut Closed<K, A::Output>) {
         let lateness = self.spec.lateness;
-        while let Some(entry) = self.closing.first_entry() {
+        let final_results = self.spec.emit == Emit::Final;
+        let Windows {
+            keys,
+            acc,
+            closing,
+            close_caps,
+            ..
+        } = self;
+        while let Some(entry) = closing.first_entry() {
             if watermark.is_some_and(|w| *entry.key() > w) {
                 break;
             }
-            let (close, keys) = entry.remove_entry();
-            for key in keys {
-                let Some(slots) = self.keys.get_mut(&key) else {
+            let (close, closing_keys) = entry.remove_entry();
+            for key in closing_keys {
+                let Some(slots) = keys.get_mut(&key) else {
                     continue;
                 };
-                let mut kept = Vec::with_capacity(slots.len());
-                for slot in slots.drain(..) {
+                slots.retain(|slot| {
                     let slot_close = slot.window.end.saturating_add(lateness);
                     if slot_close > close && watermark.is_none_or(|w| slot_close > w) {
-                        kept.push(slot);
-                        continue;
+                        return true;
                     }
-                    if self.spec.emit == Emit::Final
+                    if final_results
                         && slot.count > 0
-                        && let Some(result) = self.acc.output(&slot.state, slot.count)
-                        && let Some(cap) = self.close_caps.get(&clock::at(slot_close))
+                        && let Some(result) = acc.output(&slot.state, slot.count)
+                        && let Some(cap) = close_caps.get(&clock::at(slot_close))
                     {
-                        give(cap, ((key.clone(), slot.window), result));
+                        let record = ((key.clone(), slot.window), result);
+                        match closed.iter_mut().find(|(c, _)| c.time() == cap.time()) {
+                            Some((_, records)) => records.push(record),
+                            None => closed.push((cap.clone(), vec![record])),
+                        }
                     }
-                }
-                if kept.is_empty() {
-                    self.keys.remove(&key);
-                } else {
-                    *slots = kept;
+                    false
+                });
+                if slots.is_empty() {
+                    keys.remove(&key);
                 }
             }
         }
@@ -511,6 +521,27 @@ where
     }
 }
 
+/// Applies one update to `slot`; in updating mode, notes the key the first time the slot changes.
+#[inline]
+fn update_slot<K: Clone, V, A: Accumulator<V>>(
+    acc: &mut A,
+    slot: &mut Slot<A::State, A::Output>,
+    value: &V,
+    diff: isize,
+    spec: Window,
+    key: &K,
+    dirty: &mut Vec<K>,
+) {
+    acc.update(&mut slot.state, value, diff);
+    slot.count += diff;
+    if !slot.dirty {
+        slot.dirty = true;
+        if spec.emit == Emit::Updating {
+            dirty.push(key.clone());
+        }
+    }
+}
+
 fn new_slot<S: Default, O>(window: TimeWindow) -> Slot<S, O> {
     Slot {
         window,
@@ -520,6 +551,9 @@ fn new_slot<S: Default, O>(window: TimeWindow) -> Slot<S, O> {
         dirty: false,
     }
 }
+
+/// Final results of closed windows, with the capability of the time each group is emitted at.
+type Closed<K, O> = Vec<(Capability<u64>, Vec<((K, TimeWindow), O)>)>;
 
 /// Buffered updates of a later time, with the capability for that time.
 type Pending<K, V> = (Capability<u64>, Vec<((K, V), Stamp, isize)>);
@@ -557,6 +591,8 @@ where
                 };
                 let mut open: Option<Capability<u64>> = None;
                 let mut pending: BTreeMap<u64, Pending<K, V>> = BTreeMap::new();
+                // Final results of closed windows, grouped by the time they are emitted at.
+                let mut closed: Closed<K, A::Output> = Vec::new();
                 move |(input, frontier), output| {
                     let least = frontier.frontier().iter().next().copied();
                     let complete = |time: u64| least.is_none_or(|least| time < least);
@@ -596,17 +632,21 @@ where
                         }
                         let (capability, updates) = entry.remove();
                         let time = *capability.time();
-                        windows.close_until(Some(clock::watermark(time)), |cap, record| {
-                            output.session(cap).give((record, *cap.time(), 1));
-                        });
+                        windows.close_until(Some(clock::watermark(time)), &mut closed);
+                        for (cap, records) in closed.drain(..) {
+                            let at = *cap.time();
+                            output.session(&cap).give_iterator(records.into_iter().map(|r| (r, at, 1)));
+                        }
                         apply(&mut windows, &mut updates.into_iter(), &capability);
                         let mut session = output.session(&capability);
                         windows.emit_changes(|record, diff| session.give((record, time, diff)));
                     }
                     // Close what the frontier has passed.
-                    windows.close_until(least.map(clock::watermark), |cap, record| {
-                        output.session(cap).give((record, *cap.time(), 1));
-                    });
+                    windows.close_until(least.map(clock::watermark), &mut closed);
+                    for (cap, records) in closed.drain(..) {
+                        let at = *cap.time();
+                        output.session(&cap).give_iterator(records.into_iter().map(|r| (r, at, 1)));
+                    }
                     // The least open time takes over its buffered updates, then reads new ones.
                     if let Some(least) = least
                         && let Some((capability, updates)) = pending.remove(&least)
