@@ -728,14 +728,14 @@ impl<O> Default for View<O> {
 }
 
 impl<O: Ord> View<O> {
-    /// Adds a step's raw output updates.
+    /// Adds a step's raw output updates, consolidated once when the view is read (a batch run reads it
+    /// once, at the end: one sort, as a hand-written job does).
     fn add(&mut self, updates: Vec<(O, u64, isize)>) {
         self.pending.extend(
             updates
                 .into_iter()
                 .map(|(record, _time, diff)| (record, diff)),
         );
-        self.compact_if_due();
     }
 
     /// Adds consolidated changes.

@@ -39,6 +39,9 @@ fn config(workers: usize) -> timely::Config {
 }
 
 fn split(mut events: Vec<Event>, parts: usize) -> Vec<Vec<Event>> {
+    if parts <= 1 {
+        return vec![events];
+    }
     let size = events.len().div_ceil(parts.max(1));
     let mut out: Vec<Vec<Event>> = (0..parts.max(1))
         .rev()
