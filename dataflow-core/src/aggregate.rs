@@ -186,51 +186,141 @@ impl<V, N: Summable, F: FnMut(&V) -> N + 'static> Accumulator<V> for Mean<F, N> 
     }
 }
 
-fn count_value<N: Ord>(state: &mut BTreeMap<N, isize>, value: N, diff: isize) {
-    match state.get_mut(&value) {
-        Some(count) => {
-            *count += diff;
-            if *count == 0 {
-                state.remove(&value);
+/// The state of `min` and `max`: the current extreme value with its count, and every other value with
+/// its count in a bag that is consolidated (sorted, equal values summed) only when it has doubled since
+/// it last was, or when the extreme is taken away. Adding a value costs an append instead of a tree
+/// insertion; retractions stay exact, and memory stays within twice the distinct values.
+#[derive(Debug)]
+pub struct Extremum<N> {
+    best: Option<(N, isize)>,
+    rest: Vec<(N, isize)>,
+    consolidated: usize,
+}
+
+impl<N> Default for Extremum<N> {
+    fn default() -> Self {
+        Extremum {
+            best: None,
+            rest: Vec::new(),
+            consolidated: 0,
+        }
+    }
+}
+
+impl<N: Ord> Extremum<N> {
+    /// Whether `a` is more extreme than `b`: greater for `max`, smaller for `min`.
+    #[inline]
+    fn better(a: &N, b: &N, max: bool) -> bool {
+        if max { a > b } else { a < b }
+    }
+
+    #[inline]
+    fn update(&mut self, value: N, diff: isize, max: bool) {
+        match &mut self.best {
+            Some((best, count)) if *best == value => {
+                *count += diff;
+                if *count <= 0 {
+                    if let Some(demoted) = self.best.take().filter(|(_, count)| *count != 0) {
+                        self.rest.push(demoted);
+                    }
+                    self.promote(max);
+                }
+            }
+            Some((best, _)) if diff > 0 && Self::better(&value, best, max) => {
+                if let Some(old) = self.best.replace((value, diff)) {
+                    self.push(old);
+                }
+            }
+            None if diff > 0 && self.rest.is_empty() => self.best = Some((value, diff)),
+            _ => {
+                self.push((value, diff));
+                if self.best.is_none() {
+                    self.promote(max);
+                }
             }
         }
-        None => {
-            state.insert(value, diff);
+    }
+
+    #[inline]
+    fn push(&mut self, entry: (N, isize)) {
+        self.rest.push(entry);
+        if self.rest.len() > 2 * self.consolidated + 32 {
+            self.consolidate();
+        }
+    }
+
+    /// Sorts the bag and sums the counts of equal values, dropping zeros.
+    fn consolidate(&mut self) {
+        if self.rest.len() == self.consolidated {
+            // Nothing appended since the last consolidation: still sorted and consolidated.
+            return;
+        }
+        self.rest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut kept = 0;
+        for index in 0..self.rest.len() {
+            if kept > 0 && self.rest[kept - 1].0 == self.rest[index].0 {
+                self.rest[kept - 1].1 += self.rest[index].1;
+            } else {
+                if kept > 0 && self.rest[kept - 1].1 == 0 {
+                    kept -= 1;
+                }
+                self.rest.swap(kept, index);
+                kept += 1;
+            }
+        }
+        if kept > 0 && self.rest[kept - 1].1 == 0 {
+            kept -= 1;
+        }
+        self.rest.truncate(kept);
+        self.consolidated = self.rest.len();
+    }
+
+    /// Makes the most extreme value with a positive count the current one.
+    fn promote(&mut self, max: bool) {
+        self.consolidate();
+        let found = if max {
+            self.rest.iter().rposition(|(_, count)| *count > 0)
+        } else {
+            self.rest.iter().position(|(_, count)| *count > 0)
+        };
+        self.best = found.map(|index| self.rest.remove(index));
+        self.consolidated = self.rest.len();
+    }
+
+    fn merge(&mut self, from: Extremum<N>, max: bool) {
+        for (value, count) in from.best.into_iter().chain(from.rest) {
+            self.update(value, count, max);
         }
     }
 }
 
 impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> for Min<F, N> {
-    type State = BTreeMap<N, isize>;
+    type State = Extremum<N>;
     type Output = N;
     #[inline]
     fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
-        count_value(state, (self.f)(value), diff);
+        state.update((self.f)(value), diff, false);
     }
     fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
-        state.keys().next().cloned()
+        state.best.as_ref().map(|(value, _)| value.clone())
     }
     fn merge(&self, into: &mut Self::State, from: Self::State) {
-        for (value, count) in from {
-            count_value(into, value, count);
-        }
+        into.merge(from, false);
     }
 }
 
 impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> for Max<F, N> {
-    type State = BTreeMap<N, isize>;
+    type State = Extremum<N>;
     type Output = N;
     #[inline]
     fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
-        count_value(state, (self.f)(value), diff);
+        state.update((self.f)(value), diff, true);
     }
     fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
-        state.keys().next_back().cloned()
+        state.best.as_ref().map(|(value, _)| value.clone())
     }
     fn merge(&self, into: &mut Self::State, from: Self::State) {
-        for (value, count) in from {
-            count_value(into, value, count);
-        }
+        into.merge(from, true);
     }
 }
 
@@ -460,4 +550,47 @@ where
             },
         )
         .as_collection()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `min` and `max` states agree with a multiset under any interleaving of additions and
+        /// retractions of values that are present, and after merging two states.
+        #[test]
+        fn extremes_follow_a_multiset(
+            ops in prop::collection::vec((0u8..40, any::<bool>()), 0..400),
+            split in 0usize..400,
+        ) {
+            let mut multiset: BTreeMap<u8, isize> = BTreeMap::new();
+            let (mut max, mut min) = (Extremum::default(), Extremum::default());
+            let (mut max_b, mut min_b) = (Extremum::default(), Extremum::default());
+            for (i, (value, add)) in ops.into_iter().enumerate() {
+                let present = multiset.get(&value).copied().unwrap_or(0) > 0;
+                let diff = if add || !present { 1 } else { -1 };
+                *multiset.entry(value).or_default() += diff;
+                multiset.retain(|_, count| *count != 0);
+                if i < split {
+                    max.update(value, diff, true);
+                    min.update(value, diff, false);
+                } else {
+                    max_b.update(value, diff, true);
+                    min_b.update(value, diff, false);
+                }
+                if i < split {
+                    // Before the split every update went to the first pair.
+                    prop_assert_eq!(max.best.as_ref().map(|b| b.0), multiset.keys().next_back().copied());
+                    prop_assert_eq!(min.best.as_ref().map(|b| b.0), multiset.keys().next().copied());
+                }
+            }
+            max.merge(max_b, true);
+            min.merge(min_b, false);
+            prop_assert_eq!(max.best.as_ref().map(|b| b.0), multiset.keys().next_back().copied());
+            prop_assert_eq!(min.best.as_ref().map(|b| b.0), multiset.keys().next().copied());
+            prop_assert!(max.rest.len() <= 2 * 40 + 33);
+        }
+    }
 }
