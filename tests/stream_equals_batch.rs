@@ -2,6 +2,7 @@
 //! brute-force oracle, consolidating a stream's changes (any split into steps) gives the batch output,
 //! and two workers give what one worker gives.
 
+use dataflow_core::prelude::{Stream, pipeline};
 use dataflow_core::{Change, Pipeline, Runner};
 use dataflow_examples::money::Decimal;
 use dataflow_examples::sales::{DailySales, DailyTotal, Sale};
@@ -47,6 +48,26 @@ where
         "accumulated changes equal the final output"
     );
     accumulated
+}
+
+/// Joins each key's running count, which retracts its old value whenever it changes, with the key's
+/// values: a join fed retractions on one side and insertions on the other.
+#[pipeline]
+fn counted_join(pairs: Stream<(u8, u8)>) -> Stream<(u8, (u64, u8))> {
+    let counts = pairs.key(|p| p.0).count();
+    counts.key_by(|c| c).join(pairs.key_by(|p| p))
+}
+
+fn counted_join_oracle(pairs: &[(u8, u8)]) -> Vec<((u8, (u64, u8)), isize)> {
+    let mut counts: BTreeMap<u8, u64> = BTreeMap::new();
+    for (key, _) in pairs {
+        *counts.entry(*key).or_default() += 1;
+    }
+    let mut out: BTreeMap<(u8, (u64, u8)), isize> = BTreeMap::new();
+    for (key, value) in pairs {
+        *out.entry((*key, (counts[key], *value))).or_default() += 1;
+    }
+    out.into_iter().collect()
 }
 
 fn sale() -> impl Strategy<Value = Sale> {
@@ -132,5 +153,19 @@ proptest! {
         prop_assert_eq!(&two.records, &expected);
         prop_assert_eq!(&run_stream::<WordCount, _>(lines.clone(), &cuts, 1), &expected);
         prop_assert_eq!(&run_stream::<WordCount, _>(lines, &cuts, 2), &expected);
+    }
+
+    #[test]
+    fn a_join_fed_retractions_streams_to_the_batch_answer(
+        pairs in prop::collection::vec((0u8..5, 0u8..4), 0..80),
+        cuts in prop::collection::vec(0usize..1000, 0..8),
+    ) {
+        let expected = counted_join_oracle(&pairs);
+        let batch = Runner::<CountedJoin>::new().batch(pairs.clone()).unwrap();
+        prop_assert_eq!(&batch.records, &expected);
+        let two = Runner::<CountedJoin>::new().workers(2).batch(pairs.clone()).unwrap();
+        prop_assert_eq!(&two.records, &expected);
+        prop_assert_eq!(&run_stream::<CountedJoin, _>(pairs.clone(), &cuts, 1), &expected);
+        prop_assert_eq!(&run_stream::<CountedJoin, _>(pairs, &cuts, 2), &expected);
     }
 }
