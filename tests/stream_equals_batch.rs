@@ -2,7 +2,7 @@
 //! brute-force oracle, consolidating a stream's changes (any split into steps) gives the batch output,
 //! and two workers give what one worker gives.
 
-use dataflow_core::prelude::{Stream, pipeline};
+use dataflow_core::prelude::pipeline;
 use dataflow_core::{Change, Pipeline, Runner};
 use dataflow_examples::money::Decimal;
 use dataflow_examples::sales::{DailySales, DailyTotal, Sale};
@@ -58,7 +58,10 @@ fn counted_join(pairs: Stream<(u8, u8)>) -> Stream<(u8, (u64, u8))> {
     counts.key_by(|c| c).join(pairs.key_by(|p| p))
 }
 
-fn counted_join_oracle(pairs: &[(u8, u8)]) -> Vec<((u8, (u64, u8)), isize)> {
+/// A consolidated output of `counted_join`.
+type Joined = Vec<((u8, (u64, u8)), isize)>;
+
+fn counted_join_oracle(pairs: &[(u8, u8)]) -> Joined {
     let mut counts: BTreeMap<u8, u64> = BTreeMap::new();
     for (key, _) in pairs {
         *counts.entry(*key).or_default() += 1;
