@@ -31,6 +31,7 @@
 use chrono::{Days, NaiveDate};
 use clap::Parser;
 use dataflow_core::Runner;
+use dataflow_examples::baseline::{capture, execute};
 use dataflow_examples::money::Decimal;
 use dataflow_examples::{DailySales, DailyTotal, Sale};
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
@@ -40,7 +41,7 @@ use differential_dataflow::{Hashable, VecCollection};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
-use std::sync::{Mutex, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -143,28 +144,6 @@ fn revenue(sale: &Sale) -> Decimal {
     Decimal::from(sale.quantity) * sale.price
 }
 
-/// Splits `rows` into `parts` contiguous parts of about equal size, as the runner does.
-fn split(mut rows: Vec<Sale>, parts: usize) -> Vec<Vec<Sale>> {
-    let size = rows.len().div_ceil(parts.max(1));
-    let mut out: Vec<Vec<Sale>> = (0..parts.max(1))
-        .rev()
-        .map(|part| {
-            let start = (part * size).min(rows.len());
-            rows.split_off(start)
-        })
-        .collect();
-    out.reverse();
-    out
-}
-
-fn timely_config(workers: usize) -> timely::Config {
-    if workers > 1 {
-        timely::Config::process(workers)
-    } else {
-        timely::Config::thread()
-    }
-}
-
 /// Starts `workers` timely workers, hands worker `i` part `i` of `rows`, and collects what the workers
 /// send on the channel they are given.
 fn run_timely<O, F>(rows: Vec<Sale>, workers: usize, worker_logic: F) -> Result<Vec<O>, String>
@@ -172,40 +151,10 @@ where
     O: Send + 'static,
     F: Fn(&mut timely::worker::Worker, Vec<Sale>, mpsc::Sender<Vec<O>>) + Send + Sync + 'static,
 {
-    let parts = Mutex::new(
-        split(rows, workers)
-            .into_iter()
-            .map(Some)
-            .collect::<Vec<_>>(),
-    );
-    let (sender, receiver) = mpsc::channel::<Vec<O>>();
-    let sender = Mutex::new(sender);
-    let guards = timely::execute(timely_config(workers), move |worker| {
-        let part = parts
-            .lock()
-            .ok()
-            .and_then(|mut parts| parts.get_mut(worker.index()).and_then(Option::take))
-            .unwrap_or_default();
-        let Some(sender) = sender.lock().ok().map(|s| s.clone()) else {
-            return;
-        };
-        worker_logic(worker, part, sender);
-    })?;
-    for result in guards.join() {
-        result?;
-    }
-    Ok(receiver.try_iter().flatten().collect())
-}
-
-/// Sends every batch of `stream` on `sender`: the output capture of the hand-written dataflows.
-fn capture<'scope, D: 'static>(stream: StreamVec<'scope, u64, D>, sender: mpsc::Sender<Vec<D>>) {
-    stream.sink(Pipeline, "Capture", move |(input, _frontier)| {
-        input.for_each(|_capability, data| {
-            if !data.is_empty() {
-                let _ = sender.send(std::mem::take(data));
-            }
-        });
-    });
+    Ok(execute(rows, workers, worker_logic)?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// Revenue and number of sales, used as a differential *difference*: adding two updates of the same

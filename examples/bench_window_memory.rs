@@ -61,7 +61,7 @@ fn main() -> std::process::ExitCode {
     let per_ms = arg("--per-ms", 10).max(1);
     let mut running = Runner::<PerSecond>::new()
         .max_delay(Duration::from_millis(100))
-        .keep_view(false)
+        .keep_output(false)
         .start()
         .expect("workers start");
     let started = Instant::now();

@@ -6,11 +6,11 @@
 
 use chrono::NaiveDate;
 use clap::Parser;
+use dataflow_core::io::{FileSource, Format};
 use dataflow_core::kappa::{
     self, DeployOptions, EventLog, FsyncPolicy, LogOptions, Phase, ServedView,
 };
 use dataflow_core::prelude::*;
-use dataflow_core::source::{FileSource, Format};
 use dataflow_examples::Sale;
 use dataflow_examples::kappa_reports::{ProductReport, ProductReportV1, ProductReportV2};
 use dataflow_examples::money::Decimal;
@@ -121,7 +121,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ..DeployOptions::default()
     };
     let timeout = Duration::from_secs(600);
-    let v1 = kappa::deploy::<ProductReportV1, Sale, _, _, _>(
+    let v1 = kappa::deploy::<ProductReportV1, Sale, _, _, _, _>(
         Runner::new(),
         &log,
         &view,
@@ -170,7 +170,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 4. Version 2 replays the log from offset 0 while version 1 serves, then takes over.
-    let v2 = kappa::deploy::<ProductReportV2, Sale, _, _, _>(
+    let v2 = kappa::deploy::<ProductReportV2, Sale, _, _, _, _>(
         Runner::new(),
         &log,
         &view,

@@ -173,7 +173,7 @@ fn latency_one<P: Pipeline<Inputs = (Event,)>>(
 ) -> Result<(f64, Vec<Latency>), String> {
     let start_runner = || {
         Runner::<P>::new()
-            .keep_view(false)
+            .keep_output(false)
             .max_delay(Duration::ZERO)
             .start()
             .map_err(|e| e.to_string())

@@ -4,6 +4,7 @@
 //! Each pipeline here has an executable under `examples/` that runs it with the common command line
 //! (`dataflow_core::cli`), and tests under `tests/` that check batch, stream and multi-worker runs agree.
 
+pub mod baseline;
 pub mod fraud;
 pub mod kappa_reports;
 pub mod log_schemas;

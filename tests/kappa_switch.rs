@@ -119,7 +119,7 @@ fn version_two_takes_over_without_missing_or_double_counting_an_event() {
         step: 700,
         ..DeployOptions::default()
     };
-    let v1 = kappa::deploy::<CountsV1, Event, _, _, _>(Runner::new(), &log, &view, key, options)
+    let v1 = kappa::deploy::<CountsV1, Event, _, _, _, _>(Runner::new(), &log, &view, key, options)
         .unwrap();
     let timeout = Duration::from_secs(120);
     v1.wait_until(|p| p.phase == Phase::Serving, timeout)
@@ -153,7 +153,7 @@ fn version_two_takes_over_without_missing_or_double_counting_an_event() {
     };
 
     std::thread::sleep(Duration::from_millis(100));
-    let v2 = kappa::deploy::<CountsV2, Event, _, _, _>(Runner::new(), &log, &view, key, options)
+    let v2 = kappa::deploy::<CountsV2, Event, _, _, _, _>(Runner::new(), &log, &view, key, options)
         .unwrap();
     let switched = v2
         .wait_until(|p| p.phase == Phase::Serving, timeout)
@@ -231,7 +231,7 @@ fn a_served_view_answers_range_queries_for_the_served_version() {
     let mut expected = BTreeMap::new();
     append(&log, &mut Lcg(1), &mut 0, 200, &mut expected);
     let view = ServedView::new();
-    let deployment = kappa::deploy::<CountsV1, Event, _, _, _>(
+    let deployment = kappa::deploy::<CountsV1, Event, _, _, _, _>(
         Runner::new(),
         &log,
         &view,

@@ -3,6 +3,7 @@
 //! same output (with one and two workers), two workers give what one gives, and the hand-written
 //! timely/differential versions agree.
 
+use dataflow_core::testing::stream_in_steps;
 use dataflow_core::{Pipeline, Runner};
 use dataflow_examples::nexmark::{self, Event, GeneratorConfig, cost, handwritten};
 use std::collections::BTreeMap;
@@ -34,39 +35,19 @@ fn step_sizes(seed: u64, total: usize, max: usize) -> Vec<usize> {
     sizes
 }
 
-/// Feeds `events` in steps of `sizes` and returns the consolidated changes, checking them against
-/// the runner's own final output.
+/// Feeds `events` in steps of `sizes` and returns the consolidated output, checking that the changes
+/// add up to it.
 fn stream<P: Pipeline<Inputs = (Event,)>>(
     events: &[Event],
     sizes: &[usize],
     workers: usize,
 ) -> Vec<(P::Output, isize)> {
-    let mut running = Runner::<P>::new()
+    let runner = Runner::<P>::new()
         .workers(workers)
-        .max_delay(Duration::from_secs(1))
-        .start()
-        .unwrap();
-    let mut accumulated: BTreeMap<P::Output, isize> = BTreeMap::new();
-    let mut rest = events;
-    for &size in sizes {
-        let (step, tail) = rest.split_at(size);
-        rest = tail;
-        for change in running.push(step.to_vec()).unwrap() {
-            *accumulated.entry(change.record).or_default() += change.diff;
-        }
-    }
-    let finished = running.finish().unwrap();
-    for change in finished.closing_changes {
-        *accumulated.entry(change.record).or_default() += change.diff;
-    }
+        .max_delay(Duration::from_secs(1));
+    let finished = stream_in_steps(&runner, events, sizes.iter().copied()).unwrap();
     assert!(finished.late.is_empty(), "no record is late");
-    accumulated.retain(|_, diff| *diff != 0);
-    let accumulated: Vec<(P::Output, isize)> = accumulated.into_iter().collect();
-    assert_eq!(
-        accumulated, finished.records,
-        "changes add up to the output"
-    );
-    accumulated
+    finished.records
 }
 
 /// The reference answer of a query.

@@ -35,7 +35,7 @@ where
     for change in running.push(rest).unwrap() {
         *accumulated.entry(change.record.clone()).or_default() += change.diff;
     }
-    let view = running.view();
+    let view = running.consolidated();
     let finished = running.finish().unwrap();
     accumulated.retain(|_, diff| *diff != 0);
     let accumulated: Vec<(P::Output, isize)> = accumulated.into_iter().collect();

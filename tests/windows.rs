@@ -4,7 +4,7 @@
 
 use dataflow_core::prelude::*;
 use dataflow_core::testing::TestStream;
-use dataflow_core::window::WindowOverrides;
+use dataflow_core::time::WindowOverrides;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -325,7 +325,7 @@ fn allowed_lateness_keeps_windows_open_and_updates_them() {
     // Now the window is closed and released: the record is late.
     assert!(test.add(vec![ev(2, 0, 9)]).unwrap().is_empty());
     assert_eq!(test.late().len(), 1);
-    assert_eq!(test.view(), vec![(((2, w(0, 10)), 3), 1)]);
+    assert_eq!(test.consolidated(), vec![(((2, w(0, 10)), 3), 1)]);
 }
 
 #[test]

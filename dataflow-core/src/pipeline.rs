@@ -1,12 +1,18 @@
-//! The [`Pipeline`] trait that `#[pipeline]` implements, and the [`Inputs`] it is fed through.
+//! The [`Pipeline`] trait that `#[pipeline]` implements, the [`Inputs`] it is fed through, and the
+//! [`Stream`] type of its declaration.
 
-use crate::Record;
 use crate::context::Context;
 use crate::plan::Plan;
+use crate::record::Record;
 use differential_dataflow::{AsCollection, VecCollection};
+use std::marker::PhantomData;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::Input;
 use timely::dataflow::{InputHandle, Scope};
+
+/// The type of a pipeline's inputs and output in a `#[pipeline]` declaration: `Stream<Sale>` is a
+/// stream (bounded or not) of `Sale` records. It only appears in declarations.
+pub struct Stream<T>(PhantomData<T>);
 
 /// A pipeline declared with `#[pipeline]`: its name, its plan, and the code that builds its graph.
 ///

@@ -31,8 +31,8 @@
 use crate::context::LateRecord;
 use crate::error::Error;
 use crate::pipeline::{IntoBatch, Pipeline};
-use crate::runner::{Change, Output, Runner, Running};
-use crate::window::WindowOverrides;
+use crate::runtime::{Change, Output, Runner, Running};
+use crate::time::WindowOverrides;
 
 /// Drives an event-time pipeline step by step with a scripted watermark.
 pub struct TestStream<P: Pipeline> {
@@ -78,12 +78,71 @@ impl<P: Pipeline> TestStream<P> {
     }
 
     /// The consolidated output so far.
-    pub fn view(&self) -> Vec<(P::Output, isize)> {
-        self.running.view()
+    pub fn consolidated(&self) -> Vec<(P::Output, isize)> {
+        self.running.consolidated()
     }
 
     /// Ends the input (completing every window) and returns the final output.
     pub fn finish(self) -> Result<Output<P::Output>, Error> {
         self.running.finish()
     }
+}
+
+/// Feeds `records` to `runner`'s pipeline as a stream, in consecutive steps of `sizes` records (what
+/// is left after the sizes runs out goes in one last step), and checks the library's central promise on
+/// the way: the changes of every step, plus those the end of input completes, add up to the run's
+/// consolidated output. Returns the finished run's output; compare its `records` with a batch run or an
+/// oracle.
+///
+/// ```
+/// use dataflow_core::prelude::*;
+/// use dataflow_core::testing::stream_in_steps;
+///
+/// #[pipeline]
+/// fn lengths(words: Stream<String>) -> Stream<(usize, u64)> {
+///     words.key(|w| w.len()).count()
+/// }
+///
+/// let words: Vec<String> = ["a", "bb", "cc", "d"].iter().map(|w| w.to_string()).collect();
+/// let streamed = stream_in_steps(&Runner::<Lengths>::new(), &words, [1, 2])?;
+/// let batch = Runner::<Lengths>::new().batch(words)?;
+/// assert_eq!(streamed.records, batch.records);
+/// # Ok::<(), dataflow_core::Error>(())
+/// ```
+pub fn stream_in_steps<P, I>(
+    runner: &Runner<P>,
+    records: &[I],
+    sizes: impl IntoIterator<Item = usize>,
+) -> Result<Output<P::Output>, Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: crate::record::Record,
+{
+    let mut running = runner.start()?;
+    let mut changes = Vec::new();
+    let mut rest = records;
+    for size in sizes {
+        if rest.is_empty() {
+            break;
+        }
+        let (step, tail) = rest.split_at(size.clamp(1, rest.len()));
+        rest = tail;
+        changes.extend(running.push(step.to_vec())?);
+    }
+    if !rest.is_empty() {
+        changes.extend(running.push(rest.to_vec())?);
+    }
+    let output = running.finish()?;
+    changes.extend(output.closing_changes.iter().cloned());
+    let mut accumulated: Vec<(P::Output, isize)> =
+        changes.into_iter().map(|c| (c.record, c.diff)).collect();
+    differential_dataflow::consolidation::consolidate(&mut accumulated);
+    if accumulated != output.records {
+        return Err(Error::Source(format!(
+            "the stream's changes add up to {} records, but its consolidated output has {}",
+            accumulated.len(),
+            output.records.len()
+        )));
+    }
+    Ok(output)
 }

@@ -12,11 +12,11 @@ use super::model::{BidderCount, Event, HighestBid, HotItem, NewSeller, SellerAuc
 use super::queries::{
     AUCTION_SKIP, HOT_SLIDE, HOT_WINDOW, LAST_AUCTIONS, TUMBLING_WINDOW, to_euro,
 };
+use crate::baseline::{capture, execute};
 use dataflow_core::F64;
 use differential_dataflow::input::Input as _;
 use differential_dataflow::{Hashable, VecCollection};
 use std::collections::HashMap;
-use std::sync::{Mutex, mpsc};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
@@ -30,58 +30,6 @@ pub type Output<T> = Result<Vec<(T, isize)>, String>;
 /// Events a worker inserts between two of its steps.
 pub const FEED_CHUNK: usize = 1 << 16;
 
-fn config(workers: usize) -> timely::Config {
-    if workers > 1 {
-        timely::Config::process(workers)
-    } else {
-        timely::Config::thread()
-    }
-}
-
-fn split(mut events: Vec<Event>, parts: usize) -> Vec<Vec<Event>> {
-    if parts <= 1 {
-        return vec![events];
-    }
-    let size = events.len().div_ceil(parts.max(1));
-    let mut out: Vec<Vec<Event>> = (0..parts.max(1))
-        .rev()
-        .map(|part| events.split_off((part * size).min(events.len())))
-        .collect();
-    out.reverse();
-    out
-}
-
-/// Runs `logic` on `workers` workers, worker `i` with part `i` of `events`; returns what they sent.
-fn execute<M, F>(events: Vec<Event>, workers: usize, logic: F) -> Result<Vec<M>, String>
-where
-    M: Send + 'static,
-    F: Fn(&mut timely::worker::Worker, Vec<Event>, mpsc::Sender<M>) + Send + Sync + 'static,
-{
-    let parts = Mutex::new(
-        split(events, workers)
-            .into_iter()
-            .map(Some)
-            .collect::<Vec<_>>(),
-    );
-    let (sender, receiver) = mpsc::channel::<M>();
-    let sender = Mutex::new(sender);
-    let guards = timely::execute(config(workers), move |worker| {
-        let part = parts
-            .lock()
-            .ok()
-            .and_then(|mut parts| parts.get_mut(worker.index()).and_then(Option::take))
-            .unwrap_or_default();
-        let Some(sender) = sender.lock().ok().map(|s| s.clone()) else {
-            return;
-        };
-        logic(worker, part, sender);
-    })?;
-    for result in guards.join() {
-        result?;
-    }
-    Ok(receiver.try_iter().collect())
-}
-
 /// A timely job: builds its dataflow over a stream of events, feeds its part, returns the output.
 fn timely_job<O, B>(events: Vec<Event>, workers: usize, build: B) -> Result<Vec<(O, isize)>, String>
 where
@@ -91,13 +39,7 @@ where
     let batches = execute(events, workers, move |worker, part, sender| {
         let mut input = worker.dataflow::<u64, _, _>(|scope: Scope<'_, u64>| {
             let (input, stream) = scope.new_input::<Vec<Event>>();
-            build(stream).sink(Pipeline, "Capture", move |(input, _frontier)| {
-                input.for_each(|_capability, data| {
-                    if !data.is_empty() {
-                        let _ = sender.send(std::mem::take(data));
-                    }
-                });
-            });
+            capture(build(stream), sender);
             input
         });
         let mut part = part.into_iter();
@@ -132,15 +74,7 @@ where
     let batches = execute(events, workers, move |worker, part, sender| {
         let mut input = worker.dataflow::<u64, _, _>(|scope: Scope<'_, u64>| {
             let (input, events) = scope.new_collection::<Event, isize>();
-            build(events)
-                .inner
-                .sink(Pipeline, "Capture", move |(input, _frontier)| {
-                    input.for_each(|_capability, data| {
-                        if !data.is_empty() {
-                            let _ = sender.send(std::mem::take(data));
-                        }
-                    });
-                });
+            capture(build(events).inner, sender);
             input
         });
         let mut part = part.into_iter();

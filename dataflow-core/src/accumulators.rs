@@ -1,4 +1,5 @@
-//! Built-in aggregates and the hash-table operator that maintains them.
+//! Accumulators: the built-in aggregates (`count`, `sum`, `min`, `max`, `mean`, and tuples of them in
+//! `aggregate`), which the hash and window aggregate operators maintain per key.
 //!
 //! Every built-in aggregate is *abelian*: its accumulator can take a record away as well as add it
 //! (`min` and `max` keep a count per value to do so). That lets one operator keep one accumulator per
@@ -15,16 +16,9 @@
 //! batch run holds one accumulator per key and never buffers its input; a time is emitted once the
 //! input frontier has passed it.
 
-use crate::HashMap;
-use crate::context::{Context, catch_user};
-use crate::{F64, Record};
-use differential_dataflow::{AsCollection, Hashable, VecCollection};
-use std::collections::BTreeMap;
+use crate::record::F64;
+use differential_dataflow::consolidation::consolidate;
 use std::marker::PhantomData;
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::Capability;
-use timely::dataflow::operators::generic::Operator;
 
 /// An abelian aggregate of values `V`: an accumulator that records can be added to and taken from.
 pub trait Accumulator<V>: 'static {
@@ -255,23 +249,7 @@ impl<N: Ord> Extremum<N> {
             // Nothing appended since the last consolidation: still sorted and consolidated.
             return;
         }
-        self.rest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut kept = 0;
-        for index in 0..self.rest.len() {
-            if kept > 0 && self.rest[kept - 1].0 == self.rest[index].0 {
-                self.rest[kept - 1].1 += self.rest[index].1;
-            } else {
-                if kept > 0 && self.rest[kept - 1].1 == 0 {
-                    kept -= 1;
-                }
-                self.rest.swap(kept, index);
-                kept += 1;
-            }
-        }
-        if kept > 0 && self.rest[kept - 1].1 == 0 {
-            kept -= 1;
-        }
-        self.rest.truncate(kept);
+        consolidate(&mut self.rest);
         self.consolidated = self.rest.len();
     }
 
@@ -387,175 +365,11 @@ impl<V> AggregateBuilder<V> {
     }
 }
 
-/// One key's accumulator, its record count, and the result last emitted for it.
-struct Entry<S, O> {
-    state: S,
-    count: isize,
-    emitted: Option<O>,
-    dirty: bool,
-}
-
-/// Keyed state of a hash aggregate: accumulators plus the keys changed in the open time.
-struct Table<K, V, A: Accumulator<V>> {
-    acc: A,
-    entries: HashMap<K, Entry<A::State, A::Output>>,
-    dirty: Vec<K>,
-    _v: PhantomData<fn(&V)>,
-}
-
-impl<K: Record, V, A: Accumulator<V>> Table<K, V, A>
-where
-    A::Output: Record,
-{
-    #[inline]
-    fn apply(&mut self, key: K, value: &V, diff: isize) {
-        let entry = match self.entries.get_mut(&key) {
-            Some(entry) => entry,
-            None => self.entries.entry(key.clone()).or_insert(Entry {
-                state: Default::default(),
-                count: 0,
-                emitted: None,
-                dirty: false,
-            }),
-        };
-        self.acc.update(&mut entry.state, value, diff);
-        entry.count += diff;
-        if !entry.dirty {
-            entry.dirty = true;
-            self.dirty.push(key);
-        }
-    }
-
-    /// Emits, for every key changed since the last call, the retraction of its old result and its
-    /// new result.
-    fn emit(&mut self, mut give: impl FnMut((K, A::Output), isize)) {
-        for key in self.dirty.drain(..) {
-            let Some(entry) = self.entries.get_mut(&key) else {
-                continue;
-            };
-            entry.dirty = false;
-            let result = if entry.count > 0 {
-                self.acc.output(&entry.state, entry.count)
-            } else {
-                None
-            };
-            if result != entry.emitted {
-                if let Some(old) = entry.emitted.take() {
-                    give((key.clone(), old), -1);
-                }
-                if let Some(new) = &result {
-                    give((key.clone(), new.clone()), 1);
-                }
-                entry.emitted = result;
-            }
-            if entry.count == 0 {
-                self.entries.remove(&key);
-            }
-        }
-    }
-}
-
-/// Updates buffered for a later time, with the capability to emit its results.
-type Pending<K, V> = (Capability<u64>, Vec<((K, V), isize)>);
-
-/// Maintains `acc` per key of `input`, exchanging records by key, and outputs `(key, result)` changes.
-pub(crate) fn hash_aggregate<'scope, K: Record, V: Record, A: Accumulator<V>>(
-    ctx: &Context,
-    id: usize,
-    input: VecCollection<'scope, u64, (K, V), isize>,
-    acc: A,
-) -> VecCollection<'scope, u64, (K, A::Output), isize>
-where
-    A::Output: Record,
-{
-    let name = ctx.operator_name(id);
-    let ctx = ctx.clone();
-    let pact = Exchange::new(|((key, _), _, _): &((K, V), u64, isize)| key.hashed());
-    input
-        .inner
-        .unary_frontier::<CapacityContainerBuilder<Vec<((K, A::Output), u64, isize)>>, _, _, _>(
-            pact,
-            &name,
-            move |_capability, _info| {
-                let mut table = Table {
-                    acc,
-                    entries: HashMap::default(),
-                    dirty: Vec::new(),
-                    _v: PhantomData,
-                };
-                // The least open time, whose updates are applied as they arrive.
-                let mut open: Option<Capability<u64>> = None;
-                // Later times, buffered until they become the least open time.
-                let mut pending: BTreeMap<u64, Pending<K, V>> = BTreeMap::new();
-                move |(input, frontier), output| {
-                    let least = frontier.frontier().iter().next().copied();
-                    let complete = |time: u64| least.is_none_or(|least| time < least);
-                    let apply_all = |table: &mut Table<K, V, A>, updates: Vec<((K, V), isize)>| {
-                        let mut updates = updates.into_iter();
-                        while let Err(payload) = catch_user(|| {
-                            for ((key, value), diff) in &mut updates {
-                                table.apply(key, &value, diff);
-                            }
-                        }) {
-                            ctx.report_panic(id, payload);
-                        }
-                    };
-                    // Emit the open time once the frontier has passed it.
-                    if let Some(capability) = open.take_if(|cap| complete(*cap.time())) {
-                        let mut session = output.session(&capability);
-                        table.emit(|record, diff| session.give((record, *capability.time(), diff)));
-                    }
-                    // Buffered times that are complete, in order.
-                    while let Some(entry) = pending.first_entry() {
-                        if !complete(*entry.key()) {
-                            break;
-                        }
-                        let (capability, updates) = entry.remove();
-                        apply_all(&mut table, updates);
-                        let mut session = output.session(&capability);
-                        table.emit(|record, diff| session.give((record, *capability.time(), diff)));
-                    }
-                    // The least open time takes over its buffered updates.
-                    if let Some(least) = least
-                        && let Some((capability, updates)) = pending.remove(&least)
-                    {
-                        open.get_or_insert(capability);
-                        apply_all(&mut table, updates);
-                    }
-                    input.for_each(|capability, data| {
-                        let Some(&time) = capability.least() else {
-                            return;
-                        };
-                        if Some(time) == least {
-                            if open.is_none() {
-                                open = capability.retain_least(0);
-                            }
-                            let mut updates = data.drain(..);
-                            while let Err(payload) = catch_user(|| {
-                                for ((key, value), _time, diff) in &mut updates {
-                                    table.apply(key, &value, diff);
-                                }
-                            }) {
-                                ctx.report_panic(id, payload);
-                            }
-                        } else {
-                            let slot = pending
-                                .entry(time)
-                                .or_insert_with(|| (capability.delayed(&time, 0), Vec::new()));
-                            slot.1
-                                .extend(data.drain(..).map(|(record, _time, diff)| (record, diff)));
-                        }
-                    });
-                }
-            },
-        )
-        .as_collection()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     proptest! {
         /// `min` and `max` states agree with a multiset under any interleaving of additions and

@@ -7,7 +7,7 @@
 //! # Examples
 //!
 //! ```
-//! use dataflow_core::source::{FileSource, Format};
+//! use dataflow_core::io::{FileSource, Format};
 //! use serde::Deserialize;
 //!
 //! #[derive(Debug, Deserialize, PartialEq)]
@@ -29,45 +29,13 @@
 //! ```
 
 use crate::error::Error;
-use serde::Serialize;
+use crate::io::dead_letter::DeadLetter;
+use crate::io::format::Format;
 use serde::de::DeserializeOwned;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
-
-/// The format of an input file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Comma-separated values with a header line; columns map to fields by name.
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
-}
-
-impl Format {
-    /// The format a file name's extension implies: `.csv`, or `.jsonl` / `.ndjson` / `.json`.
-    pub fn from_path(path: &Path) -> Option<Format> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "csv" => Some(Format::Csv),
-            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
-            _ => None,
-        }
-    }
-}
-
-/// A record that could not be read: where it was, why, and what it said.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DeadLetter {
-    /// The input file.
-    pub source: String,
-    /// The 1-based line number in the file.
-    pub line: u64,
-    /// Why it could not be read.
-    pub reason: String,
-    /// The line's text.
-    pub raw: String,
-}
+use std::path::Path;
 
 /// Counts of a source: lines read as records, records that were read, records dead-lettered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -279,66 +247,5 @@ impl<T: DeserializeOwned> Iterator for FileSource<T> {
             Lines::Csv { .. } => self.next_csv(),
             Lines::Jsonl { .. } => self.next_jsonl(),
         }
-    }
-}
-
-/// Where dead letters go: a JSON Lines file, or standard error.
-pub struct DeadLetterSink {
-    out: Box<dyn Write + Send>,
-    target: String,
-    to_stderr: bool,
-    written: u64,
-}
-
-impl DeadLetterSink {
-    /// Writes dead letters to standard error.
-    pub fn stderr() -> Self {
-        DeadLetterSink {
-            out: Box::new(std::io::stderr()),
-            target: "stderr".into(),
-            to_stderr: true,
-            written: 0,
-        }
-    }
-
-    /// Writes dead letters to the file `path` (created or truncated), one JSON object per line.
-    pub fn file(path: impl Into<PathBuf>) -> Result<Self, Error> {
-        let path = path.into();
-        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(DeadLetterSink {
-            out: Box::new(BufWriter::new(file)),
-            target: path.display().to_string(),
-            to_stderr: false,
-            written: 0,
-        })
-    }
-
-    /// Writes one dead letter.
-    pub fn write(&mut self, letter: &DeadLetter) -> Result<(), Error> {
-        let line = serde_json::to_string(letter)
-            .map_err(|e| Error::Source(format!("cannot encode a dead letter: {e}")))?;
-        let written = if self.to_stderr {
-            writeln!(self.out, "dead letter: {line}")
-        } else {
-            writeln!(self.out, "{line}")
-        };
-        written.map_err(|e| Error::io(&self.target, e))?;
-        self.written += 1;
-        Ok(())
-    }
-
-    /// How many dead letters were written.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Where the dead letters go.
-    pub fn target(&self) -> &str {
-        &self.target
-    }
-
-    /// Flushes buffered output.
-    pub fn flush(&mut self) -> Result<(), Error> {
-        self.out.flush().map_err(|e| Error::io(&self.target, e))
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!  push(step 0) ─▶ time 0 ─▶ changes at 0  ┐
-//!  push(step 1) ─▶ time 1 ─▶ changes at 1  ├─ accumulate ─▶ view() == batch output of all steps
+//!  push(step 1) ─▶ time 1 ─▶ changes at 1  ├─ accumulate ─▶ consolidated() == batch output of all steps
 //!  push(step 2) ─▶ time 2 ─▶ changes at 2  ┘
 //! ```
 //!
@@ -36,184 +36,29 @@
 //! # Ok::<(), dataflow_core::Error>(())
 //! ```
 
-use crate::context::{Context, LateRecord, catch_user};
+use crate::context::{Context, LateRecord};
 use crate::error::Error;
 use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
 use crate::plan::{Plan, StageKind};
-use crate::window::{WindowOverrides, clock};
-use serde::Serialize;
+use crate::runtime::cluster::Cluster;
+use crate::runtime::output::{Change, Consolidated, Output, Summary, consolidate_changes};
+use crate::runtime::worker::{CHUNK, Event, Feed, run_worker};
+use crate::time::{WindowOverrides, clock};
+use crate::user_code::catch_user;
 use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 use timely::communication::WorkerGuards;
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::ProbeHandle;
-use timely::dataflow::channels::pact::Pipeline as PipelinePact;
-use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::{Exchange, Probe};
-use timely::{CommunicationConfig, WorkerConfig};
-
-/// Where a pipeline's workers run: threads in this process, and optionally several processes.
-///
-/// The flags mirror timely's own: `-w` workers per process, `-n` processes, `-p` this process's index,
-/// `-h` a host file with one `host:port` per process (default: `localhost:2101`, `2102`, ...).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cluster {
-    /// Worker threads in each process.
-    pub workers: usize,
-    /// Number of processes.
-    pub processes: usize,
-    /// This process's index, `0..processes`.
-    pub process: usize,
-    /// One `host:port` per process; empty means localhost ports from 2101.
-    pub addresses: Vec<String>,
-}
-
-impl Default for Cluster {
-    fn default() -> Self {
-        Cluster {
-            workers: 1,
-            processes: 1,
-            process: 0,
-            addresses: Vec::new(),
-        }
-    }
-}
-
-impl Cluster {
-    fn timely_config(&self) -> Result<timely::Config, Error> {
-        if self.workers == 0 {
-            return Err(Error::Usage(
-                "the number of workers must be at least 1".into(),
-            ));
-        }
-        if self.process >= self.processes {
-            return Err(Error::Usage(format!(
-                "process index {} is out of range for {} processes",
-                self.process, self.processes
-            )));
-        }
-        let communication = if self.processes > 1 {
-            let addresses = if self.addresses.is_empty() {
-                (0..self.processes)
-                    .map(|index| format!("localhost:{}", 2101 + index))
-                    .collect()
-            } else if self.addresses.len() == self.processes {
-                self.addresses.clone()
-            } else {
-                return Err(Error::Usage(format!(
-                    "the host file names {} hosts for {} processes",
-                    self.addresses.len(),
-                    self.processes
-                )));
-            };
-            CommunicationConfig::Cluster {
-                threads: self.workers,
-                process: self.process,
-                addresses,
-                report: false,
-                zerocopy: false,
-            }
-        } else if self.workers > 1 {
-            CommunicationConfig::Process(self.workers)
-        } else {
-            CommunicationConfig::Thread
-        };
-        Ok(timely::Config {
-            communication,
-            worker: WorkerConfig::default(),
-        })
-    }
-}
-
-/// One change of a pipeline's output: `record` gained (`diff > 0`) or lost (`diff < 0`) `diff` copies
-/// at logical `time`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Change<O> {
-    /// The output record.
-    pub record: O,
-    /// The logical time (the step) of the change.
-    pub time: u64,
-    /// How many copies were added (positive) or removed (negative).
-    pub diff: isize,
-}
-
-/// What a finished run produced.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Output<O> {
-    /// The consolidated output, sorted: every record with its multiplicity.
-    pub records: Vec<(O, isize)>,
-    /// Changes that appeared only when the input closed (such as windows completed by the end of input).
-    pub closing_changes: Vec<Change<O>>,
-    /// Records that arrived too late for their windows and were not taken by [`Running::take_late`].
-    pub late: Vec<LateRecord>,
-    /// Counts and timings of the run.
-    pub summary: Summary,
-}
-
-impl<O: Clone> Output<O> {
-    /// The output records, each repeated as often as its multiplicity says.
-    pub fn expanded(&self) -> Vec<O> {
-        let mut out = Vec::new();
-        for (record, diff) in &self.records {
-            for _ in 0..(*diff).max(0) {
-                out.push(record.clone());
-            }
-        }
-        out
-    }
-}
-
-/// Counts and timings of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Records pushed into the pipeline by this process.
-    pub input_records: u64,
-    /// Steps (logical times) pushed.
-    pub steps: u64,
-    /// Distinct output records in the final result.
-    pub output_records: u64,
-    /// Records that arrived too late for their windows (the late side output).
-    pub late_records: u64,
-    /// Wall-clock time from start to finish.
-    pub elapsed: Duration,
-}
-
-enum Feed<B> {
-    /// Insert `batch` at logical time `at`.
-    Insert {
-        at: u64,
-        batch: B,
-    },
-    /// Advance the inputs to `until` and run until the output is complete up to it.
-    Advance {
-        until: u64,
-    },
-    End,
-}
-
-/// Records a worker inserts before it lets the dataflow run: large steps are fed in pieces, so that
-/// records flow through the graph while the rest are inserted instead of piling up in memory.
-const INSERT_PIECE: usize = 1 << 16;
-
-/// Records per chunk the runner hands a worker: each chunk becomes one timely message as it is.
-const CHUNK: usize = 1 << 12;
-
-enum Event<O> {
-    Changes(Vec<(O, u64, isize)>),
-    Done(u64),
-    Finished,
-}
 
 /// Starts pipelines of type `P`. See the [module docs](self).
 pub struct Runner<P> {
     cluster: Cluster,
     max_delay: u64,
     manual_watermark: bool,
-    keep_view: bool,
+    keep_output: bool,
     windows: WindowOverrides,
     _pipeline: PhantomData<fn() -> P>,
 }
@@ -231,17 +76,17 @@ impl<P: Pipeline> Runner<P> {
             cluster: Cluster::default(),
             max_delay: 0,
             manual_watermark: false,
-            keep_view: true,
+            keep_output: true,
             windows: WindowOverrides::default(),
             _pipeline: PhantomData,
         }
     }
 
-    /// Whether the handle keeps the consolidated output ([`Running::view`], [`Output::records`]).
+    /// Whether the handle keeps the consolidated output ([`Running::consolidated`], [`Output::records`]).
     /// An endless stream whose consumer takes each step's changes should not keep it, so that memory
     /// stays bounded; the default keeps it.
-    pub fn keep_view(mut self, keep: bool) -> Self {
-        self.keep_view = keep;
+    pub fn keep_output(mut self, keep: bool) -> Self {
+        self.keep_output = keep;
         self
     }
 
@@ -280,25 +125,10 @@ impl<P: Pipeline> Runner<P> {
     /// Runs `input` as one bounded batch and returns the consolidated output.
     pub fn batch(&self, input: impl IntoBatch<P::Inputs>) -> Result<Output<P::Output>, Error> {
         let mut running = self.start()?;
-        // Nobody reads the step's changes: they go straight to the view, consolidated once at the end.
+        // Nobody reads the step's changes: they go straight to the consolidated output, consolidated once
+        // at the end.
         running.push_step(input, false)?;
         running.finish()
-    }
-
-    /// Starts the workers and feeds them from `log`, from offset `from` on, `step` records at a time:
-    /// the third way to feed a pipeline, next to [`Runner::batch`] and [`Runner::start`]. See
-    /// [`crate::kappa::Replay`].
-    pub fn replay<I>(
-        &self,
-        log: &crate::kappa::EventLog,
-        from: u64,
-        step: usize,
-    ) -> Result<crate::kappa::Replay<P, I>, Error>
-    where
-        P: Pipeline<Inputs = (I,)>,
-        I: crate::Record + crate::kappa::Schema,
-    {
-        crate::kappa::Replay::start(self, log, from, step)
     }
 
     /// Starts the workers and returns a handle to push steps of input through.
@@ -360,9 +190,9 @@ impl<P: Pipeline> Runner<P> {
             max_seen: None,
             max_delay: self.max_delay,
             manual_watermark: self.manual_watermark,
-            keep_view: self.keep_view,
+            keep_output: self.keep_output,
             positions: vec![0; <P::Inputs as Inputs>::COUNT],
-            view: RefCell::new(View::default()),
+            output: RefCell::new(Consolidated::default()),
             summary: Summary::default(),
             started: Instant::now(),
         })
@@ -377,82 +207,8 @@ fn event_time_stage(plan: &Plan) -> usize {
         .map_or(0, |node| node.id)
 }
 
-/// The loop each worker runs: take steps from its feed, run them to completion, report to the runner.
-fn run_worker<P: Pipeline>(
-    worker: &mut timely::worker::Worker,
-    ctx: &Context,
-    feed: Receiver<Feed<<P::Inputs as Inputs>::Numbered>>,
-    events: Sender<Event<P::Output>>,
-    leader: bool,
-    cluster: bool,
-) {
-    let probe = ProbeHandle::<u64>::new();
-    let capture = events.clone();
-    let mut handles = worker.dataflow::<u64, _, _>(|scope| {
-        let (handles, collections) = <P::Inputs as Inputs>::create(scope);
-        let output = P::build(ctx, collections).inner;
-        // The runner's process collects the output. Workers of one process send theirs straight to
-        // it (the probe passes a time only once every worker's capture has sent what it had for it);
-        // in a cluster, process 0 collects everything through an exchange.
-        let output = if cluster {
-            output.exchange(|_| 0)
-        } else {
-            output
-        };
-        output
-            .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-                PipelinePact,
-                "Capture",
-                move |_capability, _info| {
-                    move |input, _output| {
-                        input.for_each(|_capability, data| {
-                            if !data.is_empty() {
-                                let _ = capture.send(Event::Changes(std::mem::take(data)));
-                            }
-                        });
-                    }
-                },
-            )
-            .probe_with(&probe);
-        handles
-    });
-    let mut inserted = 0;
-    loop {
-        match feed.try_recv() {
-            Ok(Feed::Insert { at, batch }) => {
-                <P::Inputs as Inputs>::advance_to(&mut handles, at);
-                inserted += <P::Inputs as Inputs>::numbered_len(&batch);
-                <P::Inputs as Inputs>::insert(&mut handles, batch);
-                if inserted >= INSERT_PIECE {
-                    inserted = 0;
-                    worker.step();
-                }
-            }
-            Ok(Feed::Advance { until }) => {
-                inserted = 0;
-                <P::Inputs as Inputs>::advance_to(&mut handles, until);
-                while probe.less_than(&until) {
-                    worker.step_or_park(None);
-                }
-                if leader {
-                    let _ = events.send(Event::Done(until));
-                }
-            }
-            Ok(Feed::End) | Err(TryRecvError::Disconnected) => break,
-            Err(TryRecvError::Empty) => {
-                inserted = 0;
-                worker.step_or_park(None);
-            }
-        }
-    }
-    drop(handles);
-    while worker.step_or_park(None) {}
-    if leader {
-        let _ = events.send(Event::Finished);
-    }
-}
-
-/// A running pipeline: push steps of input, read each step's output changes and the current view.
+/// A running pipeline: push steps of input, read each step's output changes and the consolidated
+/// output so far.
 pub struct Running<P: Pipeline> {
     ctx: Context,
     cluster: Cluster,
@@ -467,10 +223,10 @@ pub struct Running<P: Pipeline> {
     max_seen: Option<u64>,
     max_delay: u64,
     manual_watermark: bool,
-    keep_view: bool,
+    keep_output: bool,
     /// The next input position of each input.
     positions: Vec<u64>,
-    view: RefCell<View<P::Output>>,
+    output: RefCell<Consolidated<P::Output>>,
     summary: Summary,
     started: Instant,
 }
@@ -543,7 +299,7 @@ impl<P: Pipeline> Running<P> {
         self.ctx.take_late()
     }
 
-    /// Runs one step. Its output changes are returned when `report` is set, else only kept in the view.
+    /// Runs one step. Its output changes are returned when `report` is set, else only kept in the consolidated output.
     fn step(
         &mut self,
         batch: <P::Inputs as Inputs>::Batch,
@@ -592,7 +348,7 @@ impl<P: Pipeline> Running<P> {
         loop {
             match self.next_event()? {
                 Event::Changes(batch) if report => changes.extend(batch),
-                Event::Changes(batch) if self.keep_view => self.view.get_mut().add(batch),
+                Event::Changes(batch) if self.keep_output => self.output.get_mut().add(batch),
                 Event::Changes(_) => {}
                 Event::Done(done) if done == until => break,
                 Event::Done(_) => {}
@@ -607,8 +363,8 @@ impl<P: Pipeline> Running<P> {
     }
 
     /// The consolidated output so far: every record with its multiplicity, sorted.
-    pub fn view(&self) -> Vec<(P::Output, isize)> {
-        self.view.borrow_mut().records().to_vec()
+    pub fn consolidated(&self) -> Vec<(P::Output, isize)> {
+        self.output.borrow_mut().records().to_vec()
     }
 
     /// The context the pipeline's operators report to.
@@ -641,7 +397,7 @@ impl<P: Pipeline> Running<P> {
                 failures: self.ctx.failures(),
             });
         }
-        let records = std::mem::take(self.view.get_mut()).into_records();
+        let records = std::mem::take(self.output.get_mut()).into_records();
         self.summary.output_records = records.len() as u64;
         self.summary.elapsed = self.started.elapsed();
         self.summary.late_records = self.ctx.late_count();
@@ -669,24 +425,11 @@ impl<P: Pipeline> Running<P> {
         }
     }
 
+    /// Consolidates a step's raw output into its changes, adding them to the consolidated output.
     fn absorb(&mut self, changes: Vec<(P::Output, u64, isize)>) -> Vec<Change<P::Output>> {
-        let mut changes: Vec<Change<P::Output>> = changes
-            .into_iter()
-            .map(|(record, time, diff)| Change { record, time, diff })
-            .collect();
-        changes.sort_by(|a, b| (&a.time, &a.record).cmp(&(&b.time, &b.record)));
-        let mut out: Vec<Change<P::Output>> = Vec::with_capacity(changes.len());
-        for change in changes {
-            match out.last_mut() {
-                Some(last) if last.time == change.time && last.record == change.record => {
-                    last.diff += change.diff
-                }
-                _ => out.push(change),
-            }
-        }
-        out.retain(|c| c.diff != 0);
-        if self.keep_view {
-            self.view
+        let out = consolidate_changes(changes);
+        if self.keep_output {
+            self.output
                 .get_mut()
                 .add_changes(out.iter().map(|c| (c.record.clone(), c.diff)));
         }
@@ -707,132 +450,5 @@ impl<P: Pipeline> Drop for Running<P> {
             self.close_feeds();
             drop(guards);
         }
-    }
-}
-
-/// The consolidated output so far: a sorted, consolidated run plus changes not merged into it yet.
-/// Changes are merged when they outnumber the run (or when the view is read), so each costs
-/// O(log n) amortized instead of a tree insertion and a clone.
-struct View<O> {
-    merged: Vec<(O, isize)>,
-    pending: Vec<(O, isize)>,
-}
-
-impl<O> Default for View<O> {
-    fn default() -> Self {
-        View {
-            merged: Vec::new(),
-            pending: Vec::new(),
-        }
-    }
-}
-
-impl<O: Ord> View<O> {
-    /// Adds a step's raw output updates, consolidated once when the view is read (a batch run reads it
-    /// once, at the end: one sort, as a hand-written job does).
-    fn add(&mut self, updates: Vec<(O, u64, isize)>) {
-        self.pending.extend(
-            updates
-                .into_iter()
-                .map(|(record, _time, diff)| (record, diff)),
-        );
-    }
-
-    /// Adds consolidated changes.
-    fn add_changes(&mut self, changes: impl Iterator<Item = (O, isize)>) {
-        self.pending.extend(changes);
-        self.compact_if_due();
-    }
-
-    fn compact_if_due(&mut self) {
-        if self.pending.len() > self.merged.len().max(1 << 16) {
-            self.compact();
-        }
-    }
-
-    /// Merges the pending changes into the consolidated run.
-    fn compact(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let pending = consolidate(std::mem::take(&mut self.pending));
-        if self.merged.is_empty() {
-            self.merged = pending;
-            return;
-        }
-        let merged = std::mem::take(&mut self.merged);
-        let mut out = Vec::with_capacity(merged.len() + pending.len());
-        let (mut a, mut b) = (
-            merged.into_iter().peekable(),
-            pending.into_iter().peekable(),
-        );
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => match x.0.cmp(&y.0) {
-                    std::cmp::Ordering::Less => a.next(),
-                    std::cmp::Ordering::Greater => b.next(),
-                    std::cmp::Ordering::Equal => {
-                        let (record, diff) = a.next().expect("peeked");
-                        let (_, more) = b.next().expect("peeked");
-                        Some((record, diff + more))
-                    }
-                },
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            if let Some(entry) = next.filter(|(_, diff)| *diff != 0) {
-                out.push(entry);
-            }
-        }
-        self.merged = out;
-    }
-
-    /// The consolidated records, sorted.
-    fn records(&mut self) -> &[(O, isize)] {
-        self.compact();
-        &self.merged
-    }
-
-    fn into_records(mut self) -> Vec<(O, isize)> {
-        self.compact();
-        self.merged
-    }
-}
-
-/// Sorts `updates` by record and sums the multiplicities of equal records, dropping zeros.
-fn consolidate<O: Ord>(mut updates: Vec<(O, isize)>) -> Vec<(O, isize)> {
-    updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(O, isize)> = Vec::with_capacity(updates.len());
-    for (record, diff) in updates {
-        match out.last_mut() {
-            Some(last) if last.0 == record => last.1 += diff,
-            _ => {
-                if out.last().is_some_and(|last| last.1 == 0) {
-                    out.pop();
-                }
-                out.push((record, diff));
-            }
-        }
-    }
-    if out.last().is_some_and(|last| last.1 == 0) {
-        out.pop();
-    }
-    out
-}
-
-#[cfg(test)]
-mod view_tests {
-    use super::*;
-
-    #[test]
-    fn the_view_consolidates_across_compactions() {
-        let mut view = View::default();
-        view.add(vec![("b", 0, 1), ("a", 0, 1), ("b", 1, 1)]);
-        view.compact();
-        view.add_changes(vec![("a", -1), ("c", 2)].into_iter());
-        assert_eq!(view.records(), &[("b", 2), ("c", 2)]);
-        view.add_changes(vec![("b", -2), ("d", 1), ("d", -1)].into_iter());
-        assert_eq!(view.into_records(), vec![("c", 2)]);
     }
 }

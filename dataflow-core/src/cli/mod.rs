@@ -1,0 +1,192 @@
+//! One command line for every pipeline, so that an example's `main` is one line (the input type
+//! implements [`Schema`] so that `ingest` and `--mode replay` can store and read it in the event log):
+//!
+//! ```no_run
+//! # use dataflow_core::prelude::*;
+//! # #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+//! # pub struct Word { text: String }
+//! # impl dataflow_core::kappa::Schema for Word { const VERSION: u32 = 1; }
+//! # #[pipeline]
+//! # fn word_count(words: Stream<Word>) -> Stream<(String, u64)> { words.key(|w| w.text.clone()).count() }
+//! fn main() -> std::process::ExitCode {
+//!     dataflow_core::cli::main::<WordCount, _>()
+//! }
+//! ```
+//!
+//! ```text
+//! USAGE: <example> --input PATH [--format csv|jsonl] [--mode batch|stream] [--step-size N] [--changes]
+//!                  [-w N] [-n N -p I [-h HOSTFILE]] [--output PATH] [--dead-letter PATH] [--explain[=FORMAT]]
+//!        <example> --mode replay --log DIR [--from OFFSET] [--follow [--idle-timeout DUR]]
+//!                  [--checkpoint PATH [--checkpoint-every N]] [--step-size N] [--changes] [--output PATH] ..
+//!        <example> ingest --input PATH --log DIR [--format csv|jsonl] [--dead-letter PATH]
+//! ```
+//!
+//! * `--mode batch` (default) reads the whole input, runs it as one batch and prints the result as JSON
+//!   Lines. `--mode stream` reads the input record by record as an unbounded source, `--step-size`
+//!   records per step, and at the end prints the same consolidated result; with `--changes` it prints
+//!   every output change instead, as `{"record": .., "time": step, "diff": ±n}`.
+//! * `ingest` appends the input's records to the event log in `--log DIR` (created if needed), each with
+//!   its event time when the pipeline has an `event_time` stage (the ingestion time otherwise), and
+//!   prints how many records the log acknowledged. `--mode replay --log DIR` then feeds the pipeline
+//!   from the log, from offset `--from` (default 0) to the head, `--step-size` records per step, and
+//!   prints what `--mode stream` prints for the same records. With `--follow` it goes on reading
+//!   records as they are committed (by another process, for example an `ingest`), and ends once none
+//!   arrived for `--idle-timeout` (default 1s), after moving an event-time pipeline's watermark up to
+//!   the greatest event time seen.
+//! * `--checkpoint PATH` (replay mode) writes a checkpoint every `--checkpoint-every` steps (default
+//!   10): the offset covered, the output so far and the length of the `--output` file. A run killed at
+//!   any point and started again with the same arguments resumes from its checkpoint, and its output
+//!   file ends up exactly as an uninterrupted run's (see [`crate::kappa`]). With `--changes` the output
+//!   file is an append-only change log cut back to the checkpoint's length on restart; without it, the
+//!   final result is written to the output file atomically at the end.
+//! * Malformed lines go to the dead-letter output (standard error unless `--dead-letter PATH`) with their
+//!   line number and reason; the good lines are still processed, and a summary line on standard error
+//!   gives the counts.
+//! * `-w` worker threads, `-n` processes, `-p` this process's index and `-h` a host file are timely's own
+//!   cluster flags; process 0 prints the results.
+//! * Event-time pipelines take `--max-delay` (bounded out-of-orderness of the watermark),
+//!   `--lateness`, `--window` and `--emit` (which replace those of every window stage); records too
+//!   late for their window go to the late output (standard error unless `--late PATH`) and are counted.
+//! * `--explain` prints the plan as text and as a Mermaid graph (`--explain=dot` for Graphviz,
+//!   `--explain=json` for the serialized plan) and exits.
+
+mod args;
+mod feed;
+mod ingest;
+mod replay;
+
+pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};
+
+use crate::error::Error;
+use crate::io::Format;
+use crate::log::Schema;
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+use crate::runtime::{Cluster, Runner};
+use crate::time::{Emit, WindowOverrides};
+use clap::Parser;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs pipeline `P` with the command line of this process and returns the exit code.
+pub fn main<P, I>() -> ExitCode
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    let args = Args::parse();
+    match run::<P, I>(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}: {error}", P::NAME);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `P`'s plan in `format` to `out`.
+pub fn explain<P: Pipeline>(format: Explain, out: &mut dyn Write) -> std::io::Result<()> {
+    let plan = P::plan();
+    match format {
+        Explain::All => {
+            write!(out, "{}", plan.to_text())?;
+            writeln!(out)?;
+            write!(out, "{}", plan.to_mermaid())
+        }
+        Explain::Text => write!(out, "{}", plan.to_text()),
+        Explain::Mermaid => write!(out, "{}", plan.to_mermaid()),
+        Explain::Dot => write!(out, "{}", plan.to_dot()),
+        Explain::Json => {
+            let json = serde_json::to_string_pretty(plan).map_err(std::io::Error::other)?;
+            writeln!(out, "{json}")
+        }
+    }
+}
+
+/// Runs pipeline `P` as `args` say.
+pub fn run<P, I>(args: &Args) -> Result<(), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    if let Some(Command::Ingest(ingest_args)) = &args.command {
+        return ingest::ingest::<P, I>(ingest_args);
+    }
+    if let Some(format) = args.explain {
+        let stdout = std::io::stdout();
+        return explain::<P>(format, &mut stdout.lock()).map_err(|e| Error::io("stdout", e));
+    }
+    if args.step_size == 0 {
+        return Err(Error::Usage("--step-size must be at least 1".into()));
+    }
+    match args.mode {
+        Mode::Replay => replay::replay::<P, I>(args),
+        Mode::Batch | Mode::Stream => feed::feed::<P, I>(args),
+    }
+}
+
+pub(crate) fn input_format(input: &Path, format: Option<FormatArg>) -> Result<Format, Error> {
+    match format {
+        Some(format) => Ok(format.into()),
+        None => Format::from_path(input).ok_or_else(|| {
+            Error::Usage(format!(
+                "cannot tell the format of {} from its extension: pass --format csv or --format jsonl",
+                input.display()
+            ))
+        }),
+    }
+}
+
+pub(crate) fn cluster_of(args: &Args) -> Result<Cluster, Error> {
+    Ok(Cluster {
+        workers: args.workers,
+        processes: args.processes,
+        process: args.process,
+        addresses: match &args.hostfile {
+            Some(path) => read_hostfile(path)?,
+            None => Vec::new(),
+        },
+    })
+}
+
+pub(crate) fn runner_of<P: Pipeline>(args: &Args, cluster: Cluster) -> Runner<P> {
+    let runner = Runner::<P>::new()
+        .cluster(cluster)
+        .windows(WindowOverrides {
+            kind: args.window,
+            lateness: args
+                .lateness
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            emit: args.emit.map(Emit::from),
+        });
+    match args.max_delay {
+        Some(delay) => runner.max_delay(delay),
+        None => runner,
+    }
+}
+
+pub(crate) fn late_output(args: &Args) -> Result<(Box<dyn Write>, String), Error> {
+    let out: Box<dyn Write> = match &args.late {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => Box::new(std::io::stderr()),
+    };
+    let name = args
+        .late
+        .as_ref()
+        .map_or("stderr".to_string(), |p| p.display().to_string());
+    Ok((out, name))
+}
+
+pub(crate) fn read_hostfile(path: &Path) -> Result<Vec<String>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(String::from)
+        .collect())
+}

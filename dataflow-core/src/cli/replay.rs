@@ -1,0 +1,260 @@
+//! `--mode replay`: feeds the pipeline from the event log, following its tail if asked, with
+//! checkpoints.
+
+use crate::cli::{Args, cluster_of, late_output, runner_of};
+use crate::error::Error;
+use crate::io::jsonl::{write_changes, write_late, write_records};
+use crate::kappa::{
+    Checkpoint, Control, FileSink, Follow, Replay, ReplayHooks, ReplayStep, write_atomically,
+};
+use crate::log::{EventLog, Schema};
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+use crate::runtime::Change;
+use serde::Serialize;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where replay mode writes: changes to an append-only sink (cut back to the checkpoint on
+/// restart), or the final result to standard output or to a file written atomically at the end.
+enum ReplayOut {
+    Changes(FileSink),
+    Stdout(BufWriter<std::io::Stdout>),
+    Buffer(Vec<u8>, PathBuf),
+}
+
+impl ReplayOut {
+    fn write_changes<O: Serialize>(&mut self, changes: &[Change<O>]) -> Result<(), Error> {
+        match self {
+            ReplayOut::Changes(sink) => changes.iter().try_for_each(|c| sink.write_json(c)),
+            ReplayOut::Stdout(out) => write_changes(out, changes, "stdout"),
+            ReplayOut::Buffer(out, path) => {
+                write_changes(out, changes, &path.display().to_string())
+            }
+        }
+    }
+
+    /// Makes what was written durable; returns the sink's length for a checkpoint.
+    fn sync(&mut self) -> Result<u64, Error> {
+        match self {
+            ReplayOut::Changes(sink) => sink.sync(),
+            ReplayOut::Stdout(out) => out.flush().map(|()| 0).map_err(|e| Error::io("stdout", e)),
+            ReplayOut::Buffer(..) => Ok(0),
+        }
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        self.sync()?;
+        if let ReplayOut::Buffer(bytes, path) = self {
+            write_atomically(&path, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--mode replay`: feeds the pipeline from the event log, with checkpoints if asked.
+pub(crate) fn replay<P, I>(args: &Args) -> Result<(), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    let started = Instant::now();
+    let dir = args
+        .log
+        .as_ref()
+        .ok_or_else(|| Error::Usage("--mode replay needs --log DIR".into()))?;
+    if args.input.is_some() {
+        return Err(Error::Usage(
+            "--mode replay reads --log, not --input: append the input with `ingest` first".into(),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "there is no event log in {}: create it with `ingest --input PATH --log {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let cluster = cluster_of(args)?;
+    let leader = cluster.process == 0;
+    if args.checkpoint.is_some() && cluster.processes > 1 {
+        return Err(Error::Usage(
+            "--checkpoint works with one process (use -w for more workers)".into(),
+        ));
+    }
+    if args.checkpoint.is_some() && args.changes && args.output.is_none() {
+        return Err(Error::Usage(
+            "--checkpoint with --changes needs --output PATH, which a restart cuts back to the checkpoint".into(),
+        ));
+    }
+    if args.checkpoint_every == 0 {
+        return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
+    }
+    let log = EventLog::open_read_only(dir)
+        .map_err(|e| Error::Source(format!("event log {}: {e}", dir.display())))?;
+    let runner = runner_of::<P>(args, cluster);
+    let checkpoint = match &args.checkpoint {
+        Some(path) => Checkpoint::<P::Output>::load(path)?,
+        None => None,
+    };
+    let mut replay = match &checkpoint {
+        Some(checkpoint) if checkpoint.from != args.from => {
+            return Err(Error::Usage(format!(
+                "the checkpoint {} is of a replay from offset {}, not {}",
+                args.checkpoint
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display(),
+                checkpoint.from,
+                args.from
+            )));
+        }
+        Some(checkpoint) => Replay::<P, I>::resume(&runner, &log, checkpoint, args.step_size)?,
+        None => Replay::<P, I>::start(&runner, &log, args.from, args.step_size)?,
+    };
+    let resumed_at = checkpoint.as_ref().map(|c| c.offset);
+    let out = match (&args.output, args.changes) {
+        (Some(path), true) => ReplayOut::Changes(FileSink::open(
+            path,
+            checkpoint.as_ref().map_or(0, |c| c.sink),
+        )?),
+        (Some(path), false) => ReplayOut::Buffer(Vec::new(), path.clone()),
+        (None, _) => ReplayOut::Stdout(BufWriter::new(std::io::stdout())),
+    };
+    let (late_out, late_name) = late_output(args)?;
+    let mut hooks = ReplayCli {
+        args,
+        leader,
+        out,
+        late_out,
+        late_name,
+        since_checkpoint: 0,
+    };
+    let follow = args.follow.then_some(Follow {
+        poll: args.idle_timeout,
+        idle_timeout: Some(args.idle_timeout),
+        idle_when_quiet_at_head: true,
+        end_when_idle: true,
+    });
+    replay.drive(follow, &mut hooks)?;
+    if let Some(path) = &args.checkpoint
+        && hooks.since_checkpoint > 0
+    {
+        let sink = hooks.out.sync()?;
+        replay.checkpoint(sink).save(path)?;
+    }
+    let ReplayCli {
+        mut out,
+        mut late_out,
+        late_name,
+        ..
+    } = hooks;
+    let replayed = replay.finish()?;
+    if leader {
+        if args.changes {
+            out.write_changes(&replayed.output.closing_changes)?;
+        } else {
+            match &mut out {
+                ReplayOut::Stdout(w) => write_records(w, &replayed.output, P::NAME, "stdout")?,
+                ReplayOut::Buffer(bytes, path) => write_records(
+                    bytes,
+                    &replayed.output,
+                    P::NAME,
+                    &path.display().to_string(),
+                )?,
+                ReplayOut::Changes(_) => {}
+            }
+        }
+    }
+    write_late(
+        &mut late_out,
+        &replayed.output.late,
+        &late_name,
+        args.late.is_none(),
+    )?;
+    if leader {
+        out.finish()?;
+    }
+    late_out.flush().map_err(|e| Error::io(&late_name, e))?;
+    if leader {
+        let workers = args.workers * args.processes;
+        let resumed = resumed_at.map_or(String::new(), |offset| {
+            format!(" (resumed from the checkpoint at offset {offset})")
+        });
+        let late = replayed.output.summary.late_records;
+        let late_note = if late > 0 {
+            format!(", {late} late (to the late output)")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{} (version {}): replay of {} offsets {}..{}{resumed}, steps of {}, {workers} worker{}: {} records{late_note}; {} output records in {:.3} s",
+            P::NAME,
+            P::version(),
+            dir.display(),
+            replayed.from,
+            replayed.to,
+            args.step_size,
+            if workers == 1 { "" } else { "s" },
+            replayed.output.summary.input_records,
+            replayed.output.records.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The command line's replay hooks: write each step's changes and late records, checkpoint every
+/// `--checkpoint-every` steps.
+struct ReplayCli<'a> {
+    args: &'a Args,
+    leader: bool,
+    out: ReplayOut,
+    late_out: Box<dyn Write>,
+    late_name: String,
+    since_checkpoint: u64,
+}
+
+impl<P, I> ReplayHooks<P, I, EventLog> for ReplayCli<'_>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    fn step(
+        &mut self,
+        replay: &mut Replay<P, I>,
+        step: ReplayStep<P::Output>,
+    ) -> Result<Control, Error> {
+        if self.args.changes && self.leader {
+            self.out.write_changes(&step.changes)?;
+        }
+        let late = replay.running().take_late();
+        write_late(
+            &mut self.late_out,
+            &late,
+            &self.late_name,
+            self.args.late.is_none(),
+        )?;
+        self.since_checkpoint += 1;
+        if let Some(path) = &self.args.checkpoint
+            && self.since_checkpoint >= self.args.checkpoint_every
+        {
+            let sink = self.out.sync()?;
+            replay.checkpoint(sink).save(path)?;
+            self.since_checkpoint = 0;
+        }
+        Ok(Control::Continue)
+    }
+
+    fn idle(
+        &mut self,
+        _replay: &mut Replay<P, I>,
+        changes: Vec<Change<P::Output>>,
+    ) -> Result<Control, Error> {
+        if self.args.changes && self.leader {
+            self.out.write_changes(&changes)?;
+        }
+        Ok(Control::Continue)
+    }
+}

@@ -1,0 +1,11 @@
+//! Input and output files: sources (CSV and JSON Lines), the dead-letter output for records that
+//! cannot be read, and JSON Lines writers for output records, changes and late records.
+
+mod dead_letter;
+mod format;
+pub mod jsonl;
+mod source;
+
+pub use dead_letter::{DeadLetter, DeadLetterSink};
+pub use format::Format;
+pub use source::{FileSource, SourceStats};

@@ -1,0 +1,189 @@
+//! Checkpoints: the state of a replay at a position, enough to resume it exactly (see the
+//! [module docs](super)), written atomically; and the journal of how the replay fed its pipeline.
+
+use crate::error::Error;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+/// One entry of the record of how a replay fed its pipeline: steps of a number of records, or idle
+/// periods. Replaying the same entries over the same log rebuilds the same state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum FeedMark {
+    /// `count` consecutive steps of `size` records each.
+    Steps {
+        /// Records per step.
+        size: u64,
+        /// Consecutive steps.
+        count: u64,
+    },
+    /// `count` consecutive calls of [`Running::idle`](crate::Running::idle).
+    Idle {
+        /// Consecutive calls.
+        count: u64,
+    },
+}
+
+/// Appends `mark` to `journal`, merging it into the last entry when they are alike.
+pub(crate) fn note(journal: &mut Vec<FeedMark>, mark: FeedMark) {
+    match (journal.last_mut(), mark) {
+        (Some(FeedMark::Steps { size, count }), FeedMark::Steps { size: s, count: c })
+            if *size == s =>
+        {
+            *count += c
+        }
+        (Some(FeedMark::Idle { count }), FeedMark::Idle { count: c }) => *count += c,
+        _ => journal.push(mark),
+    }
+}
+
+/// The state of a replay at an offset, enough to resume it exactly: see the [module docs](self).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "O: Serialize, Pos: Serialize",
+    deserialize = "O: DeserializeOwned, Pos: DeserializeOwned"
+))]
+pub struct Checkpoint<O, Pos = u64> {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The pipeline's version (its plan's fingerprint).
+    pub version: String,
+    /// The position the replay started at.
+    pub from: Pos,
+    /// The position covered: the records from `from` to `offset` went into the pipeline, none after.
+    pub offset: Pos,
+    /// The length of the output sink at this point, bytes.
+    pub sink: u64,
+    /// The consolidated output at `offset`.
+    pub output: Vec<(O, isize)>,
+    pub(crate) journal: Vec<FeedMark>,
+}
+
+/// The first bytes of a checkpoint file.
+const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\x00\x01";
+
+impl<O: Serialize + DeserializeOwned, Pos: Serialize + DeserializeOwned> Checkpoint<O, Pos> {
+    /// Writes the checkpoint to `path` atomically: to a temporary file next to it, flushed to disk,
+    /// then renamed over `path`, and the directory flushed. A crash leaves the old checkpoint or the
+    /// new one, never a mix.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let payload = postcard::to_stdvec(self)
+            .map_err(|e| Error::Source(format!("cannot encode a checkpoint: {e}")))?;
+        let mut bytes = Vec::with_capacity(payload.len() + 20);
+        bytes.extend_from_slice(CHECKPOINT_MAGIC);
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        write_atomically(path, &bytes)
+    }
+
+    /// Reads the checkpoint at `path`; `None` if there is none. A damaged file is an error.
+    pub fn load(path: &Path) -> Result<Option<Self>, Error> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let damaged = |why: &str| {
+            Error::Source(format!(
+                "checkpoint {} is damaged ({why}): remove it to replay from the start",
+                path.display()
+            ))
+        };
+        if bytes.len() < 20 || &bytes[..8] != CHECKPOINT_MAGIC {
+            return Err(damaged("not a checkpoint file"));
+        }
+        let crc = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[12..20]);
+        let payload = &bytes[20..];
+        if u64::from_le_bytes(len) != payload.len() as u64 {
+            return Err(damaged("wrong length"));
+        }
+        if crc32fast::hash(payload) != crc {
+            return Err(damaged("checksum mismatch"));
+        }
+        postcard::from_bytes(payload)
+            .map(Some)
+            .map_err(|e| damaged(&e.to_string()))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let temporary = path.with_file_name(name);
+    let mut file = File::create(&temporary).map_err(|e| Error::io(&temporary, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&temporary, e))?;
+    drop(file);
+    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e))?;
+    sync_parent(path)
+}
+
+fn sync_parent(path: &Path) -> Result<(), Error> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    // Directories can be opened and flushed on Unix; elsewhere the rename is as durable as it gets.
+    if let Ok(dir) = File::open(parent) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journals_merge_equal_neighbours() {
+        let mut journal = Vec::new();
+        for mark in [
+            FeedMark::Steps { size: 5, count: 1 },
+            FeedMark::Steps { size: 5, count: 1 },
+            FeedMark::Steps { size: 3, count: 1 },
+            FeedMark::Idle { count: 1 },
+            FeedMark::Idle { count: 1 },
+        ] {
+            note(&mut journal, mark);
+        }
+        assert_eq!(
+            journal,
+            vec![
+                FeedMark::Steps { size: 5, count: 2 },
+                FeedMark::Steps { size: 3, count: 1 },
+                FeedMark::Idle { count: 2 },
+            ]
+        );
+    }
+
+    #[test]
+    fn checkpoints_round_trip_and_damage_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        assert_eq!(Checkpoint::<String>::load(&path).unwrap(), None);
+        let checkpoint = Checkpoint {
+            pipeline: "p".into(),
+            version: "v".into(),
+            from: 0,
+            offset: 9,
+            sink: 123,
+            output: vec![("x".to_string(), 1)],
+            journal: vec![FeedMark::Steps { size: 9, count: 1 }],
+        };
+        checkpoint.save(&path).unwrap();
+        assert_eq!(Checkpoint::<String>::load(&path).unwrap(), Some(checkpoint));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let error = Checkpoint::<String>::load(&path).unwrap_err().to_string();
+        assert!(error.contains("checksum mismatch"), "{error}");
+    }
+}

@@ -1,0 +1,82 @@
+//! The log abstraction every replay goes through: append records with their event time and schema
+//! version, read them from a position, know the head, wait for new records.
+//!
+//! Replay, follow, deployments and checkpoints ([`crate::kappa`]) are written against [`Log`] and
+//! [`Tail`], so a second backend plugs in without touching them. The embedded file log of the
+//! `dataflow-log` crate ([`EventLog`]) is the one implementation here: one partition, whose position
+//! is a `u64` offset. A partitioned backend has a [`Position`] with one offset per partition.
+//!
+//! ```text
+//!  ingest ─▶ Log::append ─▶ [ log: offsets 0 .. head ] ─▶ Log::tail(from) ─▶ Tail::read / wait ─▶ replay
+//! ```
+
+mod file;
+
+pub use dataflow_log::{
+    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, upgrade_from,
+};
+pub use file::FileTail;
+
+use crate::error::Error;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::{Debug, Display};
+use std::time::Duration;
+
+/// Where a reader stands in a log: every record before the position has been read, none after it.
+/// The start of a log is `Position::default()`.
+pub trait Position:
+    Clone + Debug + Display + Default + Eq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// Whether every record before `other` is also before `self` (for one partition: `self >= other`).
+    fn covers(&self, other: &Self) -> bool;
+}
+
+impl Position for u64 {
+    fn covers(&self, other: &Self) -> bool {
+        self >= other
+    }
+}
+
+/// A durable, append-only log of events, each with an event time and a schema version.
+pub trait Log: Clone + Send + Sync + 'static {
+    /// A position in this log.
+    type Position: Position;
+    /// A reader of records of type `I` that can follow the tail.
+    type Tail<I: Schema + 'static>: Tail<I, Position = Self::Position>;
+
+    /// The log's name in messages: its directory, or its address.
+    fn name(&self) -> String;
+
+    /// The position after the last committed record.
+    fn head(&self) -> Self::Position;
+
+    /// A reader of the records from position `from` on.
+    fn tail<I: Schema + 'static>(&self, from: Self::Position) -> Result<Self::Tail<I>, Error>;
+
+    /// Appends `records` (event time, record) and commits them durably as one batch; returns the
+    /// positions before and after them.
+    fn append<I: Schema>(
+        &self,
+        records: &[(u64, I)],
+    ) -> Result<(Self::Position, Self::Position), Error>;
+}
+
+/// A reader of a [`Log`]'s records, in order, that can wait at the head for new ones.
+pub trait Tail<I>: Send + 'static {
+    /// A position in the log.
+    type Position: Position;
+
+    /// The position of the next record: every record before it has been read.
+    fn position(&self) -> Self::Position;
+
+    /// The log's head as this reader sees it.
+    fn head(&self) -> Self::Position;
+
+    /// Appends up to `max` committed records to `into` without waiting; returns how many.
+    fn read(&mut self, max: usize, into: &mut Vec<I>) -> Result<usize, Error>;
+
+    /// Waits up to `timeout` for at least one new record, then appends up to `max` committed records
+    /// to `into`; returns how many (0 if none arrived in time).
+    fn wait(&mut self, max: usize, timeout: Duration, into: &mut Vec<I>) -> Result<usize, Error>;
+}

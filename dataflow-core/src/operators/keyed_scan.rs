@@ -1,0 +1,149 @@
+//! The keyed scan: folds over each key's records in event-time order (ties in input order), once the
+//! watermark has passed them by the allowed lateness. Records that arrive after that point go to the
+//! late side output.
+
+use crate::context::Context;
+use crate::operators::keyed::{Emitter, KeyedState, keyed_operator};
+use crate::record::{HashMap, Record, Stamp};
+use crate::time::clock;
+use crate::user_code::catch_user;
+use differential_dataflow::{Hashable, VecCollection};
+use std::collections::BTreeMap;
+use timely::dataflow::operators::Capability;
+
+/// Buffered records of a scan with one stamp: key, value and multiplicity.
+type Buffered<K, V> = Vec<(K, V, isize)>;
+
+/// The state of a keyed scan on one worker.
+struct Scan<K, V, St, O, F> {
+    ctx: Context,
+    id: usize,
+    lateness: u64,
+    init: St,
+    f: F,
+    states: HashMap<K, St>,
+    buffer: BTreeMap<Stamp, Buffered<K, V>>,
+    /// While records are buffered, a capability at (at most) the input frontier, to emit their
+    /// outputs once the watermark passes them.
+    hold: Option<Capability<u64>>,
+    emitted: Vec<O>,
+}
+
+impl<K, V, St, O, F> KeyedState for Scan<K, V, St, O, F>
+where
+    K: Record,
+    V: Record,
+    St: Clone + 'static,
+    O: Record,
+    F: FnMut(&mut St, &V, &mut Vec<O>) + 'static,
+{
+    type In = ((K, V), Stamp);
+    type Out = O;
+
+    fn apply(
+        &mut self,
+        ((key, value), stamp): Self::In,
+        diff: isize,
+        capability: &Capability<u64>,
+    ) {
+        let time = *capability.time();
+        let arrival = clock::watermark(time);
+        if stamp.time.saturating_add(self.lateness) < arrival {
+            self.ctx
+                .report_late(self.id, stamp.time, arrival, &(key, value));
+        } else {
+            self.buffer
+                .entry(stamp)
+                .or_default()
+                .push((key, value, diff));
+        }
+        if self.hold.as_ref().is_none_or(|held| *held.time() > time) {
+            self.hold = Some(capability.clone());
+        }
+    }
+
+    fn advance(&mut self, frontier: Option<u64>, output: &mut Emitter<'_, O>) {
+        let watermark = frontier.map(clock::watermark);
+        let lateness = self.lateness;
+        let ready =
+            |stamp: &Stamp| watermark.is_none_or(|w| stamp.time.saturating_add(lateness) < w);
+        let Some(held) = self.hold.as_ref() else {
+            return;
+        };
+        let at = match frontier {
+            Some(frontier) => held.delayed(&frontier.max(*held.time())),
+            None => held.clone(),
+        };
+        let mut session = output.session(&at);
+        while let Some(entry) = self.buffer.first_entry() {
+            if !ready(entry.key()) {
+                break;
+            }
+            for (key, value, diff) in entry.remove() {
+                if diff < 0 {
+                    self.ctx.report(
+                        self.id,
+                        "scan takes no retractions: a record was removed".into(),
+                    );
+                    continue;
+                }
+                let state = match self.states.get_mut(&key) {
+                    Some(state) => state,
+                    None => self.states.entry(key).or_insert_with(|| self.init.clone()),
+                };
+                for _ in 0..diff {
+                    let (f, emitted) = (&mut self.f, &mut self.emitted);
+                    if let Err(payload) = catch_user(|| f(state, &value, emitted)) {
+                        self.ctx.report_panic(self.id, payload);
+                    }
+                }
+                for out in self.emitted.drain(..) {
+                    session.give((out, *at.time(), 1));
+                }
+            }
+        }
+        drop(session);
+        // Hold no capability behind the input frontier, so that progress is not held up.
+        self.hold = match frontier {
+            Some(frontier) if !self.buffer.is_empty() => {
+                Some(at.delayed(&frontier.max(*at.time())))
+            }
+            _ => None,
+        };
+    }
+}
+
+/// Folds `f` over each key's records of `input` in `(event time, input position)` order, starting
+/// every key from a clone of `init`, once the watermark has passed them by `lateness`.
+pub(crate) fn keyed_scan<'scope, K: Record, V: Record, St, O, F>(
+    ctx: &Context,
+    id: usize,
+    input: VecCollection<'scope, u64, ((K, V), Stamp), isize>,
+    lateness: u64,
+    init: St,
+    f: F,
+) -> VecCollection<'scope, u64, O, isize>
+where
+    St: Clone + 'static,
+    O: Record,
+    F: FnMut(&mut St, &V, &mut Vec<O>) + 'static,
+{
+    let scan = Scan {
+        ctx: ctx.clone(),
+        id,
+        lateness,
+        init,
+        f,
+        states: HashMap::default(),
+        buffer: BTreeMap::new(),
+        hold: None,
+        emitted: Vec::new(),
+    };
+    keyed_operator(
+        ctx,
+        id,
+        input,
+        |((key, _), _): &((K, V), Stamp)| key.hashed(),
+        scan,
+    )
+}

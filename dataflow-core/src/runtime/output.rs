@@ -1,0 +1,183 @@
+//! What a run produces: output changes ([`Change`]), the consolidated output of a finished run
+//! ([`Output`]) with its [`Summary`], and the consolidated output a running pipeline keeps.
+
+use crate::context::LateRecord;
+use differential_dataflow::consolidation::consolidate;
+use serde::Serialize;
+use std::time::Duration;
+
+/// One change of a pipeline's output: `record` gained (`diff > 0`) or lost (`diff < 0`) `diff` copies
+/// at logical `time`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Change<O> {
+    /// The output record.
+    pub record: O,
+    /// The logical time (the step) of the change.
+    pub time: u64,
+    /// How many copies were added (positive) or removed (negative).
+    pub diff: isize,
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output<O> {
+    /// The consolidated output, sorted: every record with its multiplicity.
+    pub records: Vec<(O, isize)>,
+    /// Changes that appeared only when the input closed (such as windows completed by the end of input).
+    pub closing_changes: Vec<Change<O>>,
+    /// Records that arrived too late for their windows and were not taken by [`Running::take_late`].
+    pub late: Vec<LateRecord>,
+    /// Counts and timings of the run.
+    pub summary: Summary,
+}
+
+impl<O> Output<O> {
+    /// The output records, each repeated as often as its (positive) multiplicity says.
+    pub fn iter_expanded(&self) -> impl Iterator<Item = &O> + '_ {
+        self.records
+            .iter()
+            .flat_map(|(record, diff)| std::iter::repeat_n(record, (*diff).max(0) as usize))
+    }
+}
+
+impl<O: Clone> Output<O> {
+    /// The output records, each repeated as often as its multiplicity says.
+    pub fn expanded(&self) -> Vec<O> {
+        self.iter_expanded().cloned().collect()
+    }
+}
+
+/// Counts and timings of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Records pushed into the pipeline by this process.
+    pub input_records: u64,
+    /// Steps (logical times) pushed.
+    pub steps: u64,
+    /// Distinct output records in the final result.
+    pub output_records: u64,
+    /// Records that arrived too late for their windows (the late side output).
+    pub late_records: u64,
+    /// Wall-clock time from start to finish.
+    pub elapsed: Duration,
+}
+
+/// Consolidates raw output updates into changes sorted by time, then record, without zeros.
+pub(crate) fn consolidate_changes<O: Ord>(updates: Vec<(O, u64, isize)>) -> Vec<Change<O>> {
+    let mut keyed: Vec<((u64, O), isize)> = updates
+        .into_iter()
+        .map(|(record, time, diff)| ((time, record), diff))
+        .collect();
+    consolidate(&mut keyed);
+    keyed
+        .into_iter()
+        .map(|((time, record), diff)| Change { record, time, diff })
+        .collect()
+}
+
+/// The consolidated output so far: a sorted, consolidated run plus changes not merged into it yet.
+/// Changes are merged when they outnumber the run (or when the view is read), so each costs
+/// O(log n) amortized instead of a tree insertion and a clone.
+pub(crate) struct Consolidated<O> {
+    merged: Vec<(O, isize)>,
+    pending: Vec<(O, isize)>,
+}
+
+impl<O> Default for Consolidated<O> {
+    fn default() -> Self {
+        Consolidated {
+            merged: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl<O: Ord> Consolidated<O> {
+    /// Adds a step's raw output updates, consolidated once when the view is read (a batch run reads it
+    /// once, at the end: one sort, as a hand-written job does).
+    pub(crate) fn add(&mut self, updates: Vec<(O, u64, isize)>) {
+        self.pending.extend(
+            updates
+                .into_iter()
+                .map(|(record, _time, diff)| (record, diff)),
+        );
+    }
+
+    /// Adds consolidated changes.
+    pub(crate) fn add_changes(&mut self, changes: impl Iterator<Item = (O, isize)>) {
+        self.pending.extend(changes);
+        self.compact_if_due();
+    }
+
+    fn compact_if_due(&mut self) {
+        if self.pending.len() > self.merged.len().max(1 << 16) {
+            self.compact();
+        }
+    }
+
+    /// Merges the pending changes into the consolidated run.
+    pub(crate) fn compact(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        consolidate(&mut pending);
+        if self.merged.is_empty() {
+            self.merged = pending;
+            return;
+        }
+        let merged = std::mem::take(&mut self.merged);
+        let mut out = Vec::with_capacity(merged.len() + pending.len());
+        let (mut a, mut b) = (
+            merged.into_iter().peekable(),
+            pending.into_iter().peekable(),
+        );
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => match x.0.cmp(&y.0) {
+                    std::cmp::Ordering::Less => a.next(),
+                    std::cmp::Ordering::Greater => b.next(),
+                    std::cmp::Ordering::Equal => {
+                        let (record, diff) = a.next().expect("peeked");
+                        let (_, more) = b.next().expect("peeked");
+                        Some((record, diff + more))
+                    }
+                },
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some(entry) = next.filter(|(_, diff)| *diff != 0) {
+                out.push(entry);
+            }
+        }
+        self.merged = out;
+    }
+
+    /// The consolidated records, sorted.
+    pub(crate) fn records(&mut self) -> &[(O, isize)] {
+        self.compact();
+        &self.merged
+    }
+
+    pub(crate) fn into_records(mut self) -> Vec<(O, isize)> {
+        self.compact();
+        self.merged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_consolidates_across_compactions() {
+        let mut view = Consolidated::default();
+        view.add(vec![("b", 0, 1), ("a", 0, 1), ("b", 1, 1)]);
+        view.compact();
+        view.add_changes(vec![("a", -1), ("c", 2)].into_iter());
+        assert_eq!(view.records(), &[("b", 2), ("c", 2)]);
+        view.add_changes(vec![("b", -2), ("d", 1), ("d", -1)].into_iter());
+        assert_eq!(view.into_records(), vec![("c", 2)]);
+    }
+}
