@@ -1,7 +1,8 @@
 //! Checks a declaration's shape and builds its plan. The checks are generic over the stage
 //! descriptions in `stages`: which stages exist, their arguments, and what must come before them.
 
-use crate::model::{Arg, Chain, Errors, PipelineFn, type_text};
+use crate::ctxt::Ctxt;
+use crate::model::{Arg, Chain, PipelineFn, type_text};
 use crate::stages::{self, ArgSpec, Keyed, TimeRule};
 use dataflow_plan::{Node, Plan, StageKind};
 use quote::ToTokens;
@@ -35,7 +36,7 @@ fn dangling(stream: &Stream) -> bool {
 }
 
 /// Checks `pipeline`, numbering its stage calls, and builds its plan.
-pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
+pub fn check(pipeline: &mut PipelineFn, cx: &Ctxt) -> Checked {
     let mut plan = Plan::new(&pipeline.name.to_string(), &type_text(&pipeline.output));
     let mut env: HashMap<String, Stream> = HashMap::new();
     let mut uses: HashMap<String, usize> = HashMap::new();
@@ -43,7 +44,7 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
         let node = plan.push(Node::input(&input.name.to_string(), &type_text(&input.ty)));
         let name = input.name.to_string();
         if env.contains_key(&name) {
-            errors.spanning(&input.name, format!("input `{name}` is declared twice"));
+            cx.error_spanned_by(&input.name, format!("input `{name}` is declared twice"));
         }
         env.insert(
             name.clone(),
@@ -62,10 +63,10 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
     };
     let mut declared = Vec::new();
     for binding in &mut body.bindings {
-        let stream = walk(&mut binding.chain, &mut plan, &env, &mut uses, errors);
+        let stream = walk(&mut binding.chain, &mut plan, &env, &mut uses, cx);
         let name = binding.name.to_string();
         if env.contains_key(&name) {
-            errors.spanning(
+            cx.error_spanned_by(
                 &binding.name,
                 format!(
                     "`{name}` is already an input or binding of this pipeline: choose another name"
@@ -78,9 +79,9 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
             declared.push(binding.name.clone());
         }
     }
-    if let Some(stream) = walk(&mut body.result, &mut plan, &env, &mut uses, errors) {
+    if let Some(stream) = walk(&mut body.result, &mut plan, &env, &mut uses, cx) {
         if dangling(&stream) {
-            errors.spanning(
+            cx.error_spanned_by(
                 &body.result.root,
                 "the pipeline ends in a `window`: follow it with an aggregate such as `.count()`",
             );
@@ -89,7 +90,7 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
     }
     for input in &pipeline.inputs {
         if uses.get(&input.name.to_string()) == Some(&0) {
-            errors.spanning(
+            cx.error_spanned_by(
                 &input.name,
                 format!(
                     "input `{}` is never used: use it in the body or remove it",
@@ -100,7 +101,7 @@ pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
     }
     for name in declared {
         if uses.get(&name.to_string()) == Some(&0) {
-            errors.spanning(
+            cx.error_spanned_by(
                 &name,
                 format!("`{name}` is never used: use it in the body or remove the `let`"),
             );
@@ -115,14 +116,14 @@ fn walk(
     plan: &mut Plan,
     env: &HashMap<String, Stream>,
     uses: &mut HashMap<String, usize>,
-    errors: &mut Errors,
+    cx: &Ctxt,
 ) -> Option<Stream> {
     let root = chain.root.to_string();
     let Some(mut stream) = env.get(&root).copied() else {
         let mut known: Vec<&String> = env.keys().collect();
         known.sort();
         let known: Vec<String> = known.into_iter().map(|k| format!("`{k}`")).collect();
-        errors.spanning(
+        cx.error_spanned_by(
             &chain.root,
             format!(
                 "`{root}` is not an input or `let` binding of this pipeline; known names: {}",
@@ -148,7 +149,7 @@ fn walk(
                         .join(", ")
                 ),
             };
-            errors.spanning(&call.method, format!("unknown stage `{name}`: {hint}"));
+            cx.error_spanned_by(&call.method, format!("unknown stage `{name}`: {hint}"));
             ok = false;
             continue;
         };
@@ -159,7 +160,7 @@ fn walk(
                 1 => "1 argument".to_string(),
                 n => format!("{n} arguments"),
             };
-            errors.at(
+            cx.error_at(
                 call.parens,
                 format!(
                     "`{name}` takes {expected}, found {}: write `.{}`",
@@ -170,7 +171,7 @@ fn walk(
             ok = false;
         }
         if spec.needs_key && !stream.keyed {
-            errors.spanning(
+            cx.error_spanned_by(
                 &call.method,
                 format!(
                     "`{name}` needs a `key` stage before it, as in `.key(|r| r.id).{}`",
@@ -180,7 +181,7 @@ fn walk(
             ok = false;
         }
         if spec.needs_event_time && !stream.timed {
-            errors.spanning(
+            cx.error_spanned_by(
                 &call.method,
                 format!(
                     "`{name}` needs event time: add `.event_time(|r| r.ts)` before it, so that time comes from the data"
@@ -191,18 +192,18 @@ fn walk(
 
         match spec.time {
             TimeRule::Stamp if !(stream.input) => {
-                errors.spanning(
+                cx.error_spanned_by(
                     &call.method,
                     "`event_time` must come right after an input, as in `transactions.event_time(|t| t.ts)`, so that every record's time comes from the data as it arrives",
                 );
                 ok = false;
             }
             TimeRule::Stamp if stream.timed => {
-                errors.spanning(&call.method, "this stream already has an `event_time`");
+                cx.error_spanned_by(&call.method, "this stream already has an `event_time`");
                 ok = false;
             }
             TimeRule::Aggregate if stream.timed && !stream.windowed => {
-                errors.spanning(
+                cx.error_spanned_by(
                     &call.method,
                     format!(
                         "`{name}` over an event-time stream needs a `window` before it, or its state would grow without end: add `.window(Window::tumbling(..))`, or opt in to one window over all time with `.window(Window::global())`"
@@ -211,7 +212,7 @@ fn walk(
                 ok = false;
             }
             TimeRule::Untimed if stream.timed => {
-                errors.spanning(
+                cx.error_spanned_by(
                     &call.method,
                     format!(
                         "`{name}` is not available on an event-time stream: aggregate it in a `window` first, or use `scan` for ordered per-key state"
@@ -222,7 +223,7 @@ fn walk(
             _ => {}
         }
         if stream.windowed && spec.time != TimeRule::Aggregate {
-            errors.spanning(
+            cx.error_spanned_by(
                 &call.method,
                 format!(
                     "`window` must be followed by an aggregate (`count`, `sum`, `min`, `max`, `mean` or `aggregate`), found `{name}`"
@@ -239,7 +240,7 @@ fn walk(
                     if let Expr::Closure(closure) = expr.as_ref()
                         && closure.inputs.len() != *params
                     {
-                        errors.spanning(
+                        cx.error_spanned_by(
                             &closure.inputs,
                             format!(
                                 "`{name}` takes a closure with {params} parameter{}, `{shape}`, found {}",
@@ -251,10 +252,10 @@ fn walk(
                     }
                 }
                 (Arg::Flow(other), ArgSpec::Flow { keyed }) => {
-                    match walk(other, plan, env, uses, errors) {
+                    match walk(other, plan, env, uses, cx) {
                         Some(other_stream) => {
                             if *keyed && !other_stream.keyed {
-                                errors.spanning(
+                                cx.error_spanned_by(
                                     &other.root,
                                     format!(
                                         "the stream passed to `{name}` must be keyed: end it with `.key(|r| ..)`"
@@ -263,7 +264,7 @@ fn walk(
                                 ok = false;
                             }
                             if other_stream.timed || dangling(&other_stream) {
-                                errors.spanning(
+                                cx.error_spanned_by(
                                     &other.root,
                                     format!(
                                         "the stream passed to `{name}` is an event-time stream: aggregate it in a `window` first"

@@ -2,7 +2,8 @@
 //! plan embedded and the graph built from the user's own closures.
 
 use crate::check::{self, Checked};
-use crate::model::{self, Arg, Chain, Errors, PipelineFn};
+use crate::ctxt::Ctxt;
+use crate::model::{self, Arg, Chain, PipelineFn};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -10,21 +11,21 @@ use syn::{Ident, ItemFn};
 
 /// Expands `#[pipeline]` with arguments `attr` on `item`.
 pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    if !attr.is_empty() {
-        errors.spanning(&attr, "`#[pipeline]` takes no arguments");
-    }
     let item: ItemFn = match syn::parse2(item) {
         Ok(item) => item,
         Err(error) => return error.to_compile_error(),
     };
-    let Some(mut declared) = model::lower(&item, &mut errors) else {
-        return report(errors, TokenStream::new());
+    let cx = Ctxt::new();
+    if !attr.is_empty() {
+        cx.error_spanned_by(&attr, "`#[pipeline]` takes no arguments");
+    }
+    let Some(mut declared) = model::lower(&item, &cx) else {
+        return report(cx.check(), TokenStream::new());
     };
-    let checked = check::check(&mut declared, &mut errors);
-    if !errors.is_empty() {
+    let checked = check::check(&mut declared, &cx);
+    if let Err(errors) = cx.check() {
         // Still declare the type, so that code using it shows no follow-on errors.
-        return report(errors, fallback(&declared));
+        return report(Err(errors), fallback(&declared));
     }
     match generate(&declared, &checked) {
         Ok(tokens) => tokens,
@@ -32,11 +33,9 @@ pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn report(errors: Errors, tokens: TokenStream) -> TokenStream {
-    let errors = errors
-        .combined()
-        .map(|e| e.to_compile_error())
-        .unwrap_or_default();
+/// The errors of `checked`, if any, followed by `tokens`.
+fn report(checked: syn::Result<()>, tokens: TokenStream) -> TokenStream {
+    let errors = checked.err().map(|e| e.to_compile_error());
     quote!(#errors #tokens)
 }
 
@@ -57,6 +56,7 @@ pub fn type_name(name: &Ident) -> Ident {
     format_ident!("{}", camel, span = name.span())
 }
 
+/// The type's doc attributes: the function's own, or a default line if it has no doc comment.
 fn docs(declared: &PipelineFn) -> TokenStream {
     let attrs = &declared.attrs;
     let has_doc = attrs.iter().any(|a| a.path().is_ident("doc"));
@@ -69,12 +69,14 @@ fn docs(declared: &PipelineFn) -> TokenStream {
     }
 }
 
+/// The `Inputs` tuple type and the `Output` record type.
 fn signature_types(declared: &PipelineFn) -> (TokenStream, TokenStream) {
     let tys = declared.inputs.iter().map(|i| &i.ty);
     let output = &declared.output;
     (quote!((#(#tys,)*)), quote!(#output))
 }
 
+/// The type for a declaration with errors: it implements `Pipeline`, but its methods are unreachable.
 fn fallback(declared: &PipelineFn) -> TokenStream {
     let vis = &declared.vis;
     let ty = type_name(&declared.name);
@@ -101,6 +103,7 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
     }
 }
 
+/// The type for a checked declaration, with its plan embedded and its graph built from the body.
 fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream> {
     let vis = &declared.vis;
     let ty = type_name(&declared.name);
@@ -216,6 +219,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
     }
 }
 
+/// A chain as calls on `Flow`, each stage getting its node id; shared names are cloned.
 fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
     let root = &chain.root;
     let mut tokens = if shared(root) {

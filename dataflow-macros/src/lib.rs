@@ -6,6 +6,7 @@
 //! `dataflow_core::pipeline`; its documentation lives there.
 
 mod check;
+mod ctxt;
 mod expand;
 mod model;
 mod stages;
