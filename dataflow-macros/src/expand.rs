@@ -1,7 +1,7 @@
 //! Writes the code for a checked declaration: a type implementing `dataflow_core::Pipeline`, with the
 //! plan embedded and the graph built from the user's own closures.
 
-use crate::check::{self, Checked};
+use crate::build::{self, Built};
 use crate::ctxt::Ctxt;
 use crate::model::{self, Arg, Chain, PipelineFn};
 use proc_macro2::{Span, TokenStream};
@@ -22,12 +22,12 @@ pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
     let Some(mut declared) = model::lower(&item, &cx) else {
         return report(cx.check(), TokenStream::new());
     };
-    let checked = check::check(&mut declared, &cx);
+    let built = build::build(&mut declared, &cx);
     if let Err(errors) = cx.check() {
         // Still declare the type, so that code using it shows no follow-on errors.
         return report(Err(errors), fallback(&declared));
     }
-    match generate(&declared, &checked) {
+    match generate(&declared, &built) {
         Ok(tokens) => tokens,
         Err(error) => error.to_compile_error(),
     }
@@ -104,13 +104,13 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
 }
 
 /// The type for a checked declaration, with its plan embedded and its graph built from the body.
-fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream> {
+fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
     let vis = &declared.vis;
     let ty = type_name(&declared.name);
     let docs = docs(declared);
     let (inputs_ty, output_ty) = signature_types(declared);
     let name = declared.name.to_string();
-    let plan_json = serde_json::to_string(&checked.plan)
+    let plan_json = serde_json::to_string(&built.plan)
         .map_err(|e| syn::Error::new(Span::call_site(), format!("cannot encode the plan: {e}")))?;
     let body = declared
         .body
@@ -118,7 +118,7 @@ fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream
         .ok_or_else(|| syn::Error::new(declared.name.span(), "the pipeline has no body"))?;
 
     let input_names: Vec<&Ident> = declared.inputs.iter().map(|i| &i.name).collect();
-    let shared = |name: &Ident| checked.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
+    let shared = |name: &Ident| built.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
     let bindings = body.bindings.iter().map(|binding| {
         let name = &binding.name;
         let chain = chain_tokens(&binding.chain, &shared);
