@@ -58,6 +58,7 @@ struct Walk<'cx> {
     uses: HashMap<String, usize>,
 }
 
+/// Walking an input, a binding, the final chain and any chain.
 impl Walk<'_> {
     /// Adds `input`'s node and declares its name.
     fn input(&mut self, input: &Input) {

@@ -14,6 +14,7 @@ pub struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
 }
 
+/// Recording and checking errors.
 impl Ctxt {
     /// An empty context.
     pub fn new() -> Self {
@@ -59,6 +60,7 @@ impl Ctxt {
     }
 }
 
+/// The guard against unchecked errors.
 impl Drop for Ctxt {
     /// Panics if the context was not checked, unless a panic is already under way.
     fn drop(&mut self) {
@@ -68,6 +70,7 @@ impl Drop for Ctxt {
     }
 }
 
+/// Tests of the error context.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,21 +239,25 @@ fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
     tokens
 }
 
+/// Tests of the expansion.
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The expansion of `source`, a function, as text.
     fn expand(source: &str) -> String {
         let item: TokenStream = source.parse().unwrap();
         pipeline(TokenStream::new(), item).to_string()
     }
 
+    /// The type is the function's name in camel case.
     #[test]
     fn names_the_type_in_camel_case() {
         let ident = Ident::new("daily_sales", Span::call_site());
         assert_eq!(type_name(&ident).to_string(), "DailySales");
     }
 
+    /// A chain becomes method calls on `Flow`, each with its node id.
     #[test]
     fn expands_a_chain_into_flow_calls() {
         let out = expand(
@@ -267,6 +271,7 @@ mod tests {
         assert!(!out.contains("compile_error"), "{out}");
     }
 
+    /// Every mistake is reported in one expansion, with the type still declared.
     #[test]
     fn reports_every_mistake_at_once() {
         let out = expand(
@@ -288,6 +293,7 @@ mod tests {
         assert!(out.contains("struct P"), "{out}");
     }
 
+    /// A binding used more than once is materialized, and cloned at each use.
     #[test]
     fn shared_bindings_are_materialized_and_cloned() {
         let out = expand(

@@ -23,6 +23,7 @@ pub struct Stream {
     pub input: bool,
 }
 
+/// Making streams and following them through stages.
 impl Stream {
     /// The pipeline input at `node`.
     pub fn input(node: usize) -> Self {

@@ -139,10 +139,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// Tests of the stage registry.
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every plan kind has exactly one stage, named as the kind.
     #[test]
     fn every_kind_has_one_description() {
         let mut kinds: Vec<StageKind> = ALL.iter().map(|s| s.kind).collect();
@@ -154,6 +156,7 @@ mod tests {
         }
     }
 
+    /// Only names within a small edit distance are suggested.
     #[test]
     fn suggests_near_names_only() {
         assert_eq!(suggest("mapp"), Some("map"));
