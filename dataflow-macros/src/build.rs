@@ -116,7 +116,7 @@ impl Walk<'_> {
                     (Arg::Expr(expr), ArgSpec::Closure { params, shape }) => {
                         ok &= check::check_closure_arity(self.cx, spec, expr, *params, shape);
                     }
-                    (Arg::Flow(other), ArgSpec::Flow { keyed }) => match self.chain(other) {
+                    (Arg::Chain(other), ArgSpec::Chain { keyed }) => match self.chain(other) {
                         Some(other_stream) => {
                             ok &=
                                 check::check_chain_arg(self.cx, spec, other, &other_stream, *keyed);

@@ -172,7 +172,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
     while let Some(chain) = chains.pop() {
         for call in &chain.calls {
             for arg in &call.args {
-                if let Arg::Flow(other) = arg {
+                if let Arg::Chain(other) = arg {
                     chains.push(other);
                 }
             }
@@ -232,7 +232,7 @@ fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
         let id = call.id;
         let args = call.args.iter().map(|arg| match arg {
             Arg::Expr(expr) => quote!(#expr),
-            Arg::Flow(other) => chain_tokens(other, shared),
+            Arg::Chain(other) => chain_tokens(other, shared),
         });
         tokens = quote_spanned!(method.span()=> #tokens.#method(#id, #(#args),*));
     }

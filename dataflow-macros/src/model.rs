@@ -75,7 +75,7 @@ pub enum Arg {
     /// A Rust expression, usually a closure, passed through to rustc.
     Expr(Box<Expr>),
     /// Another chain of stages (the argument of `join` and `union`).
-    Flow(Chain),
+    Chain(Chain),
 }
 
 /// Reads a function as a pipeline declaration. Returns `None` only if nothing usable is left.
@@ -292,18 +292,18 @@ pub fn lower_chain(expr: &Expr, cx: &Ctxt) -> Option<Chain> {
                     ),
                 );
             }
-            let flow_args = stages::lookup(&call.method.to_string())
+            let chain_args = stages::lookup(&call.method.to_string())
                 .map(|spec| {
                     spec.args
                         .iter()
-                        .map(|arg| matches!(arg, ArgSpec::Flow { .. }))
+                        .map(|arg| matches!(arg, ArgSpec::Chain { .. }))
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default();
             let mut args = Vec::new();
             for (index, arg) in call.args.iter().enumerate() {
-                if flow_args.get(index).copied().unwrap_or(false) {
-                    args.push(Arg::Flow(lower_chain(arg, cx)?));
+                if chain_args.get(index).copied().unwrap_or(false) {
+                    args.push(Arg::Chain(lower_chain(arg, cx)?));
                 } else {
                     args.push(Arg::Expr(Box::new(arg.clone())));
                 }

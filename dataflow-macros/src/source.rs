@@ -8,13 +8,13 @@ use quote::ToTokens;
 /// without arguments or one whose argument is another chain.
 pub fn arguments(spec: &StageSpec, call: &Call) -> String {
     match spec.args.first() {
-        Some(ArgSpec::Flow { .. }) | None => String::new(),
+        Some(ArgSpec::Chain { .. }) | None => String::new(),
         Some(_) => match call.parens.source_text() {
             Some(text) => strip_parens(&dataflow_plan::normalize_whitespace(&text)),
             None => {
                 let tokens = call.args.iter().map(|arg| match arg {
                     Arg::Expr(expr) => expr.to_token_stream(),
-                    Arg::Flow(_) => proc_macro2::TokenStream::new(),
+                    Arg::Chain(_) => proc_macro2::TokenStream::new(),
                 });
                 quote::quote!(#(#tokens),*).to_string()
             }

@@ -14,7 +14,7 @@ pub enum ArgSpec {
         shape: &'static str,
     },
     /// Another chain of stages starting from an input or a `let` binding.
-    Flow {
+    Chain {
         /// Whether that chain must end keyed.
         keyed: bool,
     },
