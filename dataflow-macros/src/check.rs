@@ -1,334 +1,268 @@
-//! Checks a declaration's shape and builds its plan. The checks are generic over the stage
-//! descriptions in `stages`: which stages exist, their arguments, and what must come before them.
+//! The rules a declaration must follow, one function each, generic over the stage descriptions in
+//! `stages`. A `check_` function reports its mistakes into the error context and returns whether its
+//! rules held; the rules on a stage call and on a chain passed to one are predicates, reported by
+//! `check_call` and `check_chain_arg`. `build` applies the checks as it walks the declaration.
 
-use crate::model::{Arg, Chain, Errors, PipelineFn, type_text};
-use crate::stages::{self, ArgSpec, Keyed, TimeRule};
-use dataflow_plan::{Node, Plan, StageKind};
+use crate::ctxt::Ctxt;
+use crate::model::{Binding, Call, Chain, Input};
+use crate::stages::{self, StageSpec, TimeRule};
+use crate::stream::{Env, Stream};
 use quote::ToTokens;
 use std::collections::HashMap;
+use std::fmt::Display;
 use syn::Expr;
 
-/// What a name (input or binding) stands for while checking.
-#[derive(Clone, Copy)]
-struct Stream {
-    node: usize,
-    keyed: bool,
-    /// An event-time stream (after `event_time`).
-    timed: bool,
-    /// Grouped into windows, waiting for an aggregate.
-    windowed: bool,
-    /// A pipeline input, with no stage applied yet.
-    input: bool,
+/// Reports `message` at `tokens` unless the rule `holds`; returns `holds`.
+fn require(cx: &Ctxt, holds: bool, tokens: impl ToTokens, message: impl Display) -> bool {
+    if !holds {
+        cx.error_spanned_by(tokens, message);
+    }
+    holds
 }
 
-/// The result of the checks: the plan, and how often each input and binding is used.
-pub struct Checked {
-    /// The plan; each call's `id` in the model is its node here.
-    pub plan: Plan,
-    /// How many chains start from each input or binding.
-    pub uses: HashMap<String, usize>,
+/// An input's name is not taken by an earlier input.
+pub fn check_input_unique(cx: &Ctxt, env: &Env, input: &Input) {
+    let name = input.name.to_string();
+    let message = format!("input `{name}` is declared twice");
+    require(cx, !env.contains_key(&name), &input.name, message);
 }
 
-/// Stages whose output must not be left waiting: a `window` needs an aggregate after it.
-fn dangling(stream: &Stream) -> bool {
-    stream.windowed
+/// A `let` binding's name is not taken by an input or an earlier binding.
+pub fn check_binding_unique(cx: &Ctxt, env: &Env, binding: &Binding) {
+    let name = binding.name.to_string();
+    let message =
+        format!("`{name}` is already an input or binding of this pipeline: choose another name");
+    require(cx, !env.contains_key(&name), &binding.name, message);
 }
 
-/// Checks `pipeline`, numbering its stage calls, and builds its plan.
-pub fn check(pipeline: &mut PipelineFn, errors: &mut Errors) -> Checked {
-    let mut plan = Plan::new(&pipeline.name.to_string(), &type_text(&pipeline.output));
-    let mut env: HashMap<String, Stream> = HashMap::new();
-    let mut uses: HashMap<String, usize> = HashMap::new();
-    for input in &pipeline.inputs {
-        let node = plan.push(Node::input(&input.name.to_string(), &type_text(&input.ty)));
-        let name = input.name.to_string();
-        if env.contains_key(&name) {
-            errors.spanning(&input.name, format!("input `{name}` is declared twice"));
-        }
-        env.insert(
-            name.clone(),
-            Stream {
-                node,
-                keyed: false,
-                timed: false,
-                windowed: false,
-                input: true,
-            },
-        );
-        uses.insert(name, 0);
-    }
-    let Some(body) = pipeline.body.as_mut() else {
-        return Checked { plan, uses };
-    };
-    let mut declared = Vec::new();
-    for binding in &mut body.bindings {
-        let stream = walk(&mut binding.chain, &mut plan, &env, &mut uses, errors);
-        let name = binding.name.to_string();
-        if env.contains_key(&name) {
-            errors.spanning(
-                &binding.name,
-                format!(
-                    "`{name}` is already an input or binding of this pipeline: choose another name"
-                ),
-            );
-        }
-        if let Some(stream) = stream {
-            env.insert(name.clone(), stream);
-            uses.insert(name.clone(), 0);
-            declared.push(binding.name.clone());
-        }
-    }
-    if let Some(stream) = walk(&mut body.result, &mut plan, &env, &mut uses, errors) {
-        if dangling(&stream) {
-            errors.spanning(
-                &body.result.root,
-                "the pipeline ends in a `window`: follow it with an aggregate such as `.count()`",
-            );
-        }
-        plan.output = stream.node;
-    }
-    for input in &pipeline.inputs {
-        if uses.get(&input.name.to_string()) == Some(&0) {
-            errors.spanning(
-                &input.name,
-                format!(
-                    "input `{}` is never used: use it in the body or remove it",
-                    input.name
-                ),
-            );
-        }
-    }
-    for name in declared {
-        if uses.get(&name.to_string()) == Some(&0) {
-            errors.spanning(
-                &name,
-                format!("`{name}` is never used: use it in the body or remove the `let`"),
-            );
-        }
-    }
-    Checked { plan, uses }
-}
-
-/// Checks one chain, adding a node per stage. Returns what the chain produces.
-fn walk(
-    chain: &mut Chain,
-    plan: &mut Plan,
-    env: &HashMap<String, Stream>,
-    uses: &mut HashMap<String, usize>,
-    errors: &mut Errors,
-) -> Option<Stream> {
+/// A chain starts from an input or a `let` binding of the pipeline; returns that stream.
+pub fn check_root_known(cx: &Ctxt, env: &Env, chain: &Chain) -> Option<Stream> {
     let root = chain.root.to_string();
-    let Some(mut stream) = env.get(&root).copied() else {
+    let stream = env.get(&root).copied();
+    if stream.is_none() {
         let mut known: Vec<&String> = env.keys().collect();
         known.sort();
         let known: Vec<String> = known.into_iter().map(|k| format!("`{k}`")).collect();
-        errors.spanning(
+        cx.error_spanned_by(
             &chain.root,
             format!(
                 "`{root}` is not an input or `let` binding of this pipeline; known names: {}",
                 known.join(", ")
             ),
         );
-        return None;
-    };
-    *uses.entry(root).or_insert(0) += 1;
-
-    let mut ok = true;
-    for call in &mut chain.calls {
-        let name = call.method.to_string();
-        let Some(spec) = stages::lookup(&name) else {
-            let hint = match stages::suggest(&name) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!(
-                    "the stages are {}",
-                    stages::ALL
-                        .iter()
-                        .map(|s| format!("`{}`", s.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            errors.spanning(&call.method, format!("unknown stage `{name}`: {hint}"));
-            ok = false;
-            continue;
-        };
-
-        if call.args.len() != spec.args.len() {
-            let expected = match spec.args.len() {
-                0 => "no arguments".to_string(),
-                1 => "1 argument".to_string(),
-                n => format!("{n} arguments"),
-            };
-            errors.at(
-                call.parens,
-                format!(
-                    "`{name}` takes {expected}, found {}: write `.{}`",
-                    call.args.len(),
-                    spec.example
-                ),
-            );
-            ok = false;
-        }
-        if spec.needs_key && !stream.keyed {
-            errors.spanning(
-                &call.method,
-                format!(
-                    "`{name}` needs a `key` stage before it, as in `.key(|r| r.id).{}`",
-                    spec.example
-                ),
-            );
-            ok = false;
-        }
-        if spec.needs_event_time && !stream.timed {
-            errors.spanning(
-                &call.method,
-                format!(
-                    "`{name}` needs event time: add `.event_time(|r| r.ts)` before it, so that time comes from the data"
-                ),
-            );
-            ok = false;
-        }
-
-        match spec.time {
-            TimeRule::Stamp if !(stream.input) => {
-                errors.spanning(
-                    &call.method,
-                    "`event_time` must come right after an input, as in `transactions.event_time(|t| t.ts)`, so that every record's time comes from the data as it arrives",
-                );
-                ok = false;
-            }
-            TimeRule::Stamp if stream.timed => {
-                errors.spanning(&call.method, "this stream already has an `event_time`");
-                ok = false;
-            }
-            TimeRule::Aggregate if stream.timed && !stream.windowed => {
-                errors.spanning(
-                    &call.method,
-                    format!(
-                        "`{name}` over an event-time stream needs a `window` before it, or its state would grow without end: add `.window(Window::tumbling(..))`, or opt in to one window over all time with `.window(Window::global())`"
-                    ),
-                );
-                ok = false;
-            }
-            TimeRule::Untimed if stream.timed => {
-                errors.spanning(
-                    &call.method,
-                    format!(
-                        "`{name}` is not available on an event-time stream: aggregate it in a `window` first, or use `scan` for ordered per-key state"
-                    ),
-                );
-                ok = false;
-            }
-            _ => {}
-        }
-        if stream.windowed && spec.time != TimeRule::Aggregate {
-            errors.spanning(
-                &call.method,
-                format!(
-                    "`window` must be followed by an aggregate (`count`, `sum`, `min`, `max`, `mean` or `aggregate`), found `{name}`"
-                ),
-            );
-            ok = false;
-        }
-
-        let mut inputs = vec![stream.node];
-        let mut other_keyed = true;
-        for (arg, arg_spec) in call.args.iter_mut().zip(spec.args) {
-            match (arg, arg_spec) {
-                (Arg::Expr(expr), ArgSpec::Closure { params, shape }) => {
-                    if let Expr::Closure(closure) = expr.as_ref()
-                        && closure.inputs.len() != *params
-                    {
-                        errors.spanning(
-                            &closure.inputs,
-                            format!(
-                                "`{name}` takes a closure with {params} parameter{}, `{shape}`, found {}",
-                                if *params == 1 { "" } else { "s" },
-                                closure.inputs.len()
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-                (Arg::Flow(other), ArgSpec::Flow { keyed }) => {
-                    match walk(other, plan, env, uses, errors) {
-                        Some(other_stream) => {
-                            if *keyed && !other_stream.keyed {
-                                errors.spanning(
-                                    &other.root,
-                                    format!(
-                                        "the stream passed to `{name}` must be keyed: end it with `.key(|r| ..)`"
-                                    ),
-                                );
-                                ok = false;
-                            }
-                            if other_stream.timed || dangling(&other_stream) {
-                                errors.spanning(
-                                    &other.root,
-                                    format!(
-                                        "the stream passed to `{name}` is an event-time stream: aggregate it in a `window` first"
-                                    ),
-                                );
-                                ok = false;
-                            }
-                            other_keyed = other_stream.keyed;
-                            inputs.push(other_stream.node);
-                        }
-                        None => ok = false,
-                    }
-                }
-                _ => {}
-            }
-        }
-
-        let source = match spec.args.first() {
-            Some(ArgSpec::Flow { .. }) | None => String::new(),
-            Some(_) => {
-                let tokens: Vec<proc_macro2::TokenStream> = call
-                    .args
-                    .iter()
-                    .map(|arg| match arg {
-                        Arg::Expr(expr) => expr.to_token_stream(),
-                        Arg::Flow(_) => proc_macro2::TokenStream::new(),
-                    })
-                    .collect();
-                match call.parens.source_text() {
-                    Some(text) => strip_parens(&dataflow_plan::normalize_whitespace(&text)),
-                    None => quote::quote!(#(#tokens),*).to_string(),
-                }
-            }
-        };
-        let line = call.method.span().start().line as u32;
-        let mut stage = Node::stage(spec.kind, inputs, &source, line);
-        if stream.windowed && spec.time == TimeRule::Aggregate {
-            // The window and its aggregate run as one operator.
-            stage.physical = dataflow_plan::Physical::WindowAggregate;
-        }
-        let node = plan.push(stage);
-        call.id = node;
-        stream = Stream {
-            node,
-            keyed: match spec.keyed_after {
-                Keyed::Set => true,
-                Keyed::Keep => stream.keyed && (spec.kind != StageKind::Union || other_keyed),
-                Keyed::Clear => false,
-            },
-            timed: match spec.time {
-                TimeRule::Stamp | TimeRule::Window => true,
-                TimeRule::Aggregate | TimeRule::Ordered => false,
-                TimeRule::Stateless | TimeRule::Untimed => stream.timed,
-            },
-            windowed: spec.time == TimeRule::Window,
-            input: false,
-        };
     }
-    ok.then_some(stream)
+    stream
 }
 
-fn strip_parens(text: &str) -> String {
-    let trimmed = text.trim();
-    match trimmed.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-        Some(inner) => inner.trim().trim_end_matches(',').trim_end().to_string(),
-        None => trimmed.to_string(),
+/// A stage call names one of the stages; returns its description.
+pub fn check_stage_known(cx: &Ctxt, call: &Call) -> Option<&'static StageSpec> {
+    let name = call.method.to_string();
+    let spec = stages::lookup(&name);
+    if spec.is_none() {
+        let hint = match stages::suggest(&name) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!(
+                "the stages are {}",
+                stages::ALL
+                    .iter()
+                    .map(|s| format!("`{}`", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        cx.error_spanned_by(&call.method, format!("unknown stage `{name}`: {hint}"));
     }
+    spec
+}
+
+/// Applies the rules for `call`, a `spec` stage on `stream`; returns whether they all held.
+pub fn check_call(cx: &Ctxt, spec: &StageSpec, call: &Call, stream: &Stream) -> bool {
+    let mut ok = check_arg_count(cx, spec, call);
+    for (holds, message) in CALL_RULES {
+        if !holds(spec, stream) {
+            let message = message
+                .replace("{name}", spec.name)
+                .replace("{example}", spec.example);
+            cx.error_spanned_by(&call.method, message);
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// A stage call has as many arguments as the stage takes.
+fn check_arg_count(cx: &Ctxt, spec: &StageSpec, call: &Call) -> bool {
+    if call.args.len() == spec.args.len() {
+        return true;
+    }
+    let expected = match spec.args.len() {
+        0 => "no arguments".to_string(),
+        1 => "1 argument".to_string(),
+        n => format!("{n} arguments"),
+    };
+    cx.error_at(
+        call.parens,
+        format!(
+            "`{}` takes {expected}, found {}: write `.{}`",
+            spec.name,
+            call.args.len(),
+            spec.example
+        ),
+    );
+    false
+}
+
+/// A rule on a stage call: whether it holds for a stage on a stream.
+type CallRule = fn(&StageSpec, &Stream) -> bool;
+
+/// The rules on a stage call with the mistake each reports at the stage's name, in the order they are
+/// reported; `{name}` and `{example}` stand for the stage's own.
+const CALL_RULES: &[(CallRule, &str)] = &[
+    (
+        key_before,
+        "`{name}` needs a `key` stage before it, as in `.key(|r| r.id).{example}`",
+    ),
+    (
+        event_time_before,
+        "`{name}` needs event time: add `.event_time(|r| r.ts)` before it, so that time comes from the data",
+    ),
+    (
+        event_time_on_input,
+        "`event_time` must come right after an input, as in `transactions.event_time(|t| t.ts)`, so that every record's time comes from the data as it arrives",
+    ),
+    (event_time_once, "this stream already has an `event_time`"),
+    (
+        window_before_aggregate,
+        "`{name}` over an event-time stream needs a `window` before it, or its state would grow without end: add `.window(Window::tumbling(..))`, or opt in to one window over all time with `.window(Window::global())`",
+    ),
+    (
+        untimed,
+        "`{name}` is not available on an event-time stream: aggregate it in a `window` first, or use `scan` for ordered per-key state",
+    ),
+    (
+        aggregate_after_window,
+        "`window` must be followed by an aggregate (`count`, `sum`, `min`, `max`, `mean` or `aggregate`), found `{name}`",
+    ),
+];
+
+/// A stage that needs a key comes after a `key` stage.
+fn key_before(spec: &StageSpec, stream: &Stream) -> bool {
+    !spec.needs_key || stream.keyed
+}
+
+/// A stage that needs event time comes after an `event_time` stage.
+fn event_time_before(spec: &StageSpec, stream: &Stream) -> bool {
+    !spec.needs_event_time || stream.timed
+}
+
+/// `event_time` comes right after an input.
+fn event_time_on_input(spec: &StageSpec, stream: &Stream) -> bool {
+    spec.time != TimeRule::Stamp || stream.input
+}
+
+/// An `event_time` right after an input is not applied to a stream that already has event time.
+fn event_time_once(spec: &StageSpec, stream: &Stream) -> bool {
+    spec.time != TimeRule::Stamp || !stream.input || !stream.timed
+}
+
+/// An aggregate over an event-time stream comes after a `window`.
+fn window_before_aggregate(spec: &StageSpec, stream: &Stream) -> bool {
+    spec.time != TimeRule::Aggregate || !stream.timed || stream.windowed
+}
+
+/// A stage that is not available on event-time streams is not applied to one.
+fn untimed(spec: &StageSpec, stream: &Stream) -> bool {
+    spec.time != TimeRule::Untimed || !stream.timed
+}
+
+/// A `window` is followed by an aggregate.
+fn aggregate_after_window(spec: &StageSpec, stream: &Stream) -> bool {
+    !stream.windowed || spec.time == TimeRule::Aggregate
+}
+
+/// A closure argument has as many parameters as the stage passes it.
+pub fn check_closure_arity(
+    cx: &Ctxt,
+    spec: &StageSpec,
+    expr: &Expr,
+    params: usize,
+    shape: &str,
+) -> bool {
+    let Expr::Closure(closure) = expr else {
+        return true;
+    };
+    let message = format!(
+        "`{}` takes a closure with {params} parameter{}, `{shape}`, found {}",
+        spec.name,
+        if params == 1 { "" } else { "s" },
+        closure.inputs.len()
+    );
+    require(cx, closure.inputs.len() == params, &closure.inputs, message)
+}
+
+/// Applies the rules for `other`, a chain producing `stream` passed to a `spec` stage that needs it
+/// `keyed` or not; returns whether they held.
+pub fn check_chain_arg(
+    cx: &Ctxt,
+    spec: &StageSpec,
+    other: &Chain,
+    stream: &Stream,
+    keyed: bool,
+) -> bool {
+    let name = spec.name;
+    let keyed = require(
+        cx,
+        chain_arg_keyed(keyed, stream),
+        &other.root,
+        format!("the stream passed to `{name}` must be keyed: end it with `.key(|r| ..)`"),
+    );
+    let untimed = require(
+        cx,
+        chain_arg_untimed(stream),
+        &other.root,
+        format!(
+            "the stream passed to `{name}` is an event-time stream: aggregate it in a `window` first"
+        ),
+    );
+    keyed && untimed
+}
+
+/// A chain passed to a stage that needs it keyed ends keyed.
+fn chain_arg_keyed(keyed: bool, stream: &Stream) -> bool {
+    !keyed || stream.keyed
+}
+
+/// A chain passed to a stage is not an event-time stream.
+fn chain_arg_untimed(stream: &Stream) -> bool {
+    !stream.timed && !stream.dangling()
+}
+
+/// The pipeline's output is not left waiting, as a `window` without its aggregate is.
+pub fn check_output_complete(cx: &Ctxt, chain: &Chain, stream: &Stream) {
+    let message = "the pipeline ends in a `window`: follow it with an aggregate such as `.count()`";
+    require(cx, !stream.dangling(), &chain.root, message);
+}
+
+/// Every input is used by a chain.
+pub fn check_inputs_used(cx: &Ctxt, inputs: &[Input], uses: &HashMap<String, usize>) {
+    for input in inputs {
+        let message = format!(
+            "input `{}` is never used: use it in the body or remove it",
+            input.name
+        );
+        require(cx, !unused(uses, &input.name), &input.name, message);
+    }
+}
+
+/// Every `let` binding (of those without mistakes, `bound`) is used by a chain.
+pub fn check_bindings_used(cx: &Ctxt, bound: &[syn::Ident], uses: &HashMap<String, usize>) {
+    for name in bound {
+        let message = format!("`{name}` is never used: use it in the body or remove the `let`");
+        require(cx, !unused(uses, name), name, message);
+    }
+}
+
+/// Whether `name` is counted in `uses` with no use.
+fn unused(uses: &HashMap<String, usize>, name: &syn::Ident) -> bool {
+    uses.get(&name.to_string()) == Some(&0)
 }

@@ -1,8 +1,9 @@
 //! Writes the code for a checked declaration: a type implementing `dataflow_core::Pipeline`, with the
 //! plan embedded and the graph built from the user's own closures.
 
-use crate::check::{self, Checked};
-use crate::model::{self, Arg, Chain, Errors, PipelineFn};
+use crate::build::{self, Built};
+use crate::ctxt::Ctxt;
+use crate::model::{self, Arg, Chain, PipelineFn};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -10,33 +11,31 @@ use syn::{Ident, ItemFn};
 
 /// Expands `#[pipeline]` with arguments `attr` on `item`.
 pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    if !attr.is_empty() {
-        errors.spanning(&attr, "`#[pipeline]` takes no arguments");
-    }
     let item: ItemFn = match syn::parse2(item) {
         Ok(item) => item,
         Err(error) => return error.to_compile_error(),
     };
-    let Some(mut declared) = model::lower(&item, &mut errors) else {
-        return report(errors, TokenStream::new());
-    };
-    let checked = check::check(&mut declared, &mut errors);
-    if !errors.is_empty() {
-        // Still declare the type, so that code using it shows no follow-on errors.
-        return report(errors, fallback(&declared));
+    let cx = Ctxt::new();
+    if !attr.is_empty() {
+        cx.error_spanned_by(&attr, "`#[pipeline]` takes no arguments");
     }
-    match generate(&declared, &checked) {
+    let Some(mut declared) = model::lower(&item, &cx) else {
+        return report(cx.check(), TokenStream::new());
+    };
+    let built = build::build(&mut declared, &cx);
+    if let Err(errors) = cx.check() {
+        // Still declare the type, so that code using it shows no follow-on errors.
+        return report(Err(errors), fallback(&declared));
+    }
+    match generate(&declared, &built) {
         Ok(tokens) => tokens,
         Err(error) => error.to_compile_error(),
     }
 }
 
-fn report(errors: Errors, tokens: TokenStream) -> TokenStream {
-    let errors = errors
-        .combined()
-        .map(|e| e.to_compile_error())
-        .unwrap_or_default();
+/// The errors of `checked`, if any, followed by `tokens`.
+fn report(checked: syn::Result<()>, tokens: TokenStream) -> TokenStream {
+    let errors = checked.err().map(|e| e.to_compile_error());
     quote!(#errors #tokens)
 }
 
@@ -57,6 +56,7 @@ pub fn type_name(name: &Ident) -> Ident {
     format_ident!("{}", camel, span = name.span())
 }
 
+/// The type's doc attributes: the function's own, or a default line if it has no doc comment.
 fn docs(declared: &PipelineFn) -> TokenStream {
     let attrs = &declared.attrs;
     let has_doc = attrs.iter().any(|a| a.path().is_ident("doc"));
@@ -69,12 +69,14 @@ fn docs(declared: &PipelineFn) -> TokenStream {
     }
 }
 
+/// The `Inputs` tuple type and the `Output` record type.
 fn signature_types(declared: &PipelineFn) -> (TokenStream, TokenStream) {
     let tys = declared.inputs.iter().map(|i| &i.ty);
     let output = &declared.output;
     (quote!((#(#tys,)*)), quote!(#output))
 }
 
+/// The type for a declaration with errors: it implements `Pipeline`, but its methods are unreachable.
 fn fallback(declared: &PipelineFn) -> TokenStream {
     let vis = &declared.vis;
     let ty = type_name(&declared.name);
@@ -101,13 +103,14 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
     }
 }
 
-fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream> {
+/// The type for a checked declaration, with its plan embedded and its graph built from the body.
+fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
     let vis = &declared.vis;
     let ty = type_name(&declared.name);
     let docs = docs(declared);
     let (inputs_ty, output_ty) = signature_types(declared);
     let name = declared.name.to_string();
-    let plan_json = serde_json::to_string(&checked.plan)
+    let plan_json = serde_json::to_string(&built.plan)
         .map_err(|e| syn::Error::new(Span::call_site(), format!("cannot encode the plan: {e}")))?;
     let body = declared
         .body
@@ -115,7 +118,7 @@ fn generate(declared: &PipelineFn, checked: &Checked) -> syn::Result<TokenStream
         .ok_or_else(|| syn::Error::new(declared.name.span(), "the pipeline has no body"))?;
 
     let input_names: Vec<&Ident> = declared.inputs.iter().map(|i| &i.name).collect();
-    let shared = |name: &Ident| checked.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
+    let shared = |name: &Ident| built.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
     let bindings = body.bindings.iter().map(|binding| {
         let name = &binding.name;
         let chain = chain_tokens(&binding.chain, &shared);
@@ -169,7 +172,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
     while let Some(chain) = chains.pop() {
         for call in &chain.calls {
             for arg in &call.args {
-                if let Arg::Flow(other) = arg {
+                if let Arg::Chain(other) = arg {
                     chains.push(other);
                 }
             }
@@ -216,6 +219,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
     }
 }
 
+/// A chain as calls on `Flow`, each stage getting its node id; shared names are cloned.
 fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
     let root = &chain.root;
     let mut tokens = if shared(root) {
@@ -228,28 +232,32 @@ fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
         let id = call.id;
         let args = call.args.iter().map(|arg| match arg {
             Arg::Expr(expr) => quote!(#expr),
-            Arg::Flow(other) => chain_tokens(other, shared),
+            Arg::Chain(other) => chain_tokens(other, shared),
         });
         tokens = quote_spanned!(method.span()=> #tokens.#method(#id, #(#args),*));
     }
     tokens
 }
 
+/// Tests of the expansion.
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The expansion of `source`, a function, as text.
     fn expand(source: &str) -> String {
         let item: TokenStream = source.parse().unwrap();
         pipeline(TokenStream::new(), item).to_string()
     }
 
+    /// The type is the function's name in camel case.
     #[test]
     fn names_the_type_in_camel_case() {
         let ident = Ident::new("daily_sales", Span::call_site());
         assert_eq!(type_name(&ident).to_string(), "DailySales");
     }
 
+    /// A chain becomes method calls on `Flow`, each with its node id.
     #[test]
     fn expands_a_chain_into_flow_calls() {
         let out = expand(
@@ -263,6 +271,7 @@ mod tests {
         assert!(!out.contains("compile_error"), "{out}");
     }
 
+    /// Every mistake is reported in one expansion, with the type still declared.
     #[test]
     fn reports_every_mistake_at_once() {
         let out = expand(
@@ -284,6 +293,7 @@ mod tests {
         assert!(out.contains("struct P"), "{out}");
     }
 
+    /// A binding used more than once is materialized, and cloned at each use.
     #[test]
     fn shared_bindings_are_materialized_and_cloned() {
         let out = expand(

@@ -1,14 +1,20 @@
 //! The `#[pipeline]` attribute of `dataflow-core`.
 //!
-//! This crate only parses and delegates: the declaration is read into a model (`model`), checked against
-//! the stage descriptions (`stages`, `check`), which also builds the plan, and expanded (`expand`). All
-//! of it works on `proc_macro2` types, so it is tested with plain `#[test]`s. Use the attribute through
+//! This crate only parses and delegates: the declaration is read into a model (`model`), walked in
+//! order to number its stage calls and build its plan (`build`, with `stream` and `source`) while the
+//! rules of `check` are applied against the stage descriptions (`stages`), and expanded (`expand`).
+//! Mistakes are collected in an error context (`ctxt`) and reported together. All of it works on
+//! `proc_macro2` types, so it is tested with plain `#[test]`s. Use the attribute through
 //! `dataflow_core::pipeline`; its documentation lives there.
 
+mod build;
 mod check;
+mod ctxt;
 mod expand;
 mod model;
+mod source;
 mod stages;
+mod stream;
 
 use proc_macro::TokenStream;
 

@@ -1,42 +1,14 @@
 //! The syntax model of a pipeline declaration: its signature and the chains of stages in its body.
 //!
 //! Lowering from syn keeps every span, so that each later check can point at the user's code.
-//! Mistakes found here are collected in [`Errors`] rather than returned one by one.
+//! Mistakes found here are collected in the error context ([`Ctxt`]) rather than returned one by one.
 
+use crate::ctxt::Ctxt;
 use crate::stages::{self, ArgSpec};
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type, Visibility};
-
-/// Errors collected while reading and checking a declaration, reported together.
-#[derive(Default)]
-pub struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    /// Records an error at `span`.
-    pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.0.push(syn::Error::new(span, message));
-    }
-
-    /// Records an error spanning `tokens`.
-    pub fn spanning(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
-        self.0.push(syn::Error::new_spanned(tokens, message));
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// All errors as one `syn::Error`, if there are any.
-    pub fn combined(self) -> Option<syn::Error> {
-        self.0.into_iter().reduce(|mut all, next| {
-            all.combine(next);
-            all
-        })
-    }
-}
 
 /// A declared pipeline.
 pub struct PipelineFn {
@@ -103,38 +75,38 @@ pub enum Arg {
     /// A Rust expression, usually a closure, passed through to rustc.
     Expr(Box<Expr>),
     /// Another chain of stages (the argument of `join` and `union`).
-    Flow(Chain),
+    Chain(Chain),
 }
 
 /// Reads a function as a pipeline declaration. Returns `None` only if nothing usable is left.
-pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
+pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
     let sig = &item.sig;
     if let Some(token) = &sig.asyncness {
-        errors.spanning(token, "a pipeline cannot be `async`: remove `async`");
+        cx.error_spanned_by(token, "a pipeline cannot be `async`: remove `async`");
     }
     if let Some(token) = &sig.constness {
-        errors.spanning(token, "a pipeline cannot be `const`: remove `const`");
+        cx.error_spanned_by(token, "a pipeline cannot be `const`: remove `const`");
     }
     if let Some(token) = &sig.unsafety {
-        errors.spanning(token, "a pipeline cannot be `unsafe`: remove `unsafe`");
+        cx.error_spanned_by(token, "a pipeline cannot be `unsafe`: remove `unsafe`");
     }
     if let Some(abi) = &sig.abi {
-        errors.spanning(abi, "a pipeline cannot have an ABI: remove it");
+        cx.error_spanned_by(abi, "a pipeline cannot have an ABI: remove it");
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.spanning(
+        cx.error_spanned_by(
             &sig.generics,
             "a pipeline cannot be generic: name its record types, as in `fn p(sales: Stream<Sale>)`",
         );
     }
     if let Some(variadic) = &sig.variadic {
-        errors.spanning(variadic, "a pipeline cannot be variadic");
+        cx.error_spanned_by(variadic, "a pipeline cannot be variadic");
     }
 
     let mut inputs = Vec::new();
     for arg in &sig.inputs {
         match arg {
-            FnArg::Receiver(receiver) => errors.spanning(
+            FnArg::Receiver(receiver) => cx.error_spanned_by(
                 receiver,
                 "a pipeline is a free function, not a method: remove `self`",
             ),
@@ -144,7 +116,7 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
                         Some(pat.ident.clone())
                     }
                     other => {
-                        errors.spanning(
+                        cx.error_spanned_by(
                             other,
                             "a pipeline input is a plain name, as in `sales: Stream<Sale>`",
                         );
@@ -155,7 +127,7 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
                     Some(ty) => ty,
                     None => {
                         let written = type_text(&typed.ty);
-                        errors.spanning(
+                        cx.error_spanned_by(
                             &typed.ty,
                             format!(
                                 "a pipeline input has type `Stream<Record>`, found `{written}`: write `Stream<{written}>`"
@@ -172,7 +144,7 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
         }
     }
     if sig.inputs.is_empty() {
-        errors.at(
+        cx.error_at(
             sig.paren_token.span.join(),
             "a pipeline needs at least one input, as in `fn p(sales: Stream<Sale>)`",
         );
@@ -182,7 +154,7 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
         ReturnType::Type(_, ty) => match stream_record(ty) {
             Some(record) => Some(record),
             None => {
-                errors.spanning(
+                cx.error_spanned_by(
                     ty,
                     format!(
                         "a pipeline returns `Stream<Record>`, found `{}`",
@@ -193,7 +165,7 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
             }
         },
         ReturnType::Default => {
-            errors.at(
+            cx.error_at(
                 sig.ident.span(),
                 "a pipeline must declare its output: add `-> Stream<Output>`",
             );
@@ -201,7 +173,7 @@ pub fn lower(item: &ItemFn, errors: &mut Errors) -> Option<PipelineFn> {
         }
     };
 
-    let body = lower_body(item, errors);
+    let body = lower_body(item, cx);
     Some(PipelineFn {
         attrs: item.attrs.clone(),
         vis: item.vis.clone(),
@@ -234,7 +206,8 @@ fn stream_record(ty: &Type) -> Option<Type> {
     }
 }
 
-fn lower_body(item: &ItemFn, errors: &mut Errors) -> Option<Body> {
+/// Reads the body: its `let` bindings and the chain it ends with.
+fn lower_body(item: &ItemFn, cx: &Ctxt) -> Option<Body> {
     let mut bindings = Vec::new();
     let mut result = None;
     let count = item.block.stmts.len();
@@ -247,26 +220,26 @@ fn lower_body(item: &ItemFn, errors: &mut Errors) -> Option<Body> {
                         Some(pat.ident.clone())
                     }
                     Pat::Type(typed) => {
-                        errors.spanning(
+                        cx.error_spanned_by(
                             &typed.ty,
                             "a `let` in a pipeline takes no type annotation: rustc infers it",
                         );
                         None
                     }
                     other => {
-                        errors.spanning(other, "a `let` in a pipeline binds one plain name");
+                        cx.error_spanned_by(other, "a `let` in a pipeline binds one plain name");
                         None
                     }
                 };
                 let chain = match &local.init {
                     Some(init) => {
                         if let Some((_, diverge)) = &init.diverge {
-                            errors.spanning(diverge, "a `let` in a pipeline has no `else`");
+                            cx.error_spanned_by(diverge, "a `let` in a pipeline has no `else`");
                         }
-                        lower_chain(&init.expr, errors)
+                        lower_chain(&init.expr, cx)
                     }
                     None => {
-                        errors.spanning(local, "a `let` in a pipeline must bind a chain of stages");
+                        cx.error_spanned_by(local, "a `let` in a pipeline must bind a chain of stages");
                         None
                     }
                 };
@@ -274,26 +247,26 @@ fn lower_body(item: &ItemFn, errors: &mut Errors) -> Option<Body> {
                     bindings.push(Binding { name, chain });
                 }
             }
-            Stmt::Expr(expr, None) if last => result = lower_chain(expr, errors),
+            Stmt::Expr(expr, None) if last => result = lower_chain(expr, cx),
             Stmt::Expr(expr, Some(semi)) if last => {
-                errors.spanning(
+                cx.error_spanned_by(
                     semi,
                     "remove this `;`: a pipeline body ends with the chain of stages whose output it returns",
                 );
-                result = lower_chain(expr, errors);
+                result = lower_chain(expr, cx);
             }
-            Stmt::Expr(Expr::Return(ret), _) => errors.spanning(
+            Stmt::Expr(Expr::Return(ret), _) => cx.error_spanned_by(
                 ret,
                 "a pipeline body ends with its output chain, without `return`",
             ),
-            other => errors.spanning(
+            other => cx.error_spanned_by(
                 other,
                 "a pipeline body holds `let name = chain;` bindings and ends with the chain of stages it returns",
             ),
         }
     }
     if count == 0 || !matches!(item.block.stmts.last(), Some(Stmt::Expr(..))) {
-        errors.at(
+        cx.error_at(
             item.block.brace_token.span.close(),
             "a pipeline body must end with the chain of stages whose output it returns, as in `sales.map(..)` (no trailing `;`)",
         );
@@ -306,12 +279,12 @@ fn lower_body(item: &ItemFn, errors: &mut Errors) -> Option<Body> {
 }
 
 /// Reads `root.stage(..).stage(..)`.
-pub fn lower_chain(expr: &Expr, errors: &mut Errors) -> Option<Chain> {
+pub fn lower_chain(expr: &Expr, cx: &Ctxt) -> Option<Chain> {
     match expr {
         Expr::MethodCall(call) => {
-            let mut chain = lower_chain(&call.receiver, errors)?;
+            let mut chain = lower_chain(&call.receiver, cx)?;
             if let Some(turbofish) = &call.turbofish {
-                errors.spanning(
+                cx.error_spanned_by(
                     turbofish,
                     format!(
                         "`{}` takes no type parameters: annotate the closure instead",
@@ -319,18 +292,18 @@ pub fn lower_chain(expr: &Expr, errors: &mut Errors) -> Option<Chain> {
                     ),
                 );
             }
-            let flow_args = stages::lookup(&call.method.to_string())
+            let chain_args = stages::lookup(&call.method.to_string())
                 .map(|spec| {
                     spec.args
                         .iter()
-                        .map(|arg| matches!(arg, ArgSpec::Flow { .. }))
+                        .map(|arg| matches!(arg, ArgSpec::Chain { .. }))
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default();
             let mut args = Vec::new();
             for (index, arg) in call.args.iter().enumerate() {
-                if flow_args.get(index).copied().unwrap_or(false) {
-                    args.push(Arg::Flow(lower_chain(arg, errors)?));
+                if chain_args.get(index).copied().unwrap_or(false) {
+                    args.push(Arg::Chain(lower_chain(arg, cx)?));
                 } else {
                     args.push(Arg::Expr(Box::new(arg.clone())));
                 }
@@ -350,7 +323,7 @@ pub fn lower_chain(expr: &Expr, errors: &mut Errors) -> Option<Chain> {
                     calls: Vec::new(),
                 }),
                 None => {
-                    errors.spanning(
+                    cx.error_spanned_by(
                         path,
                         "a chain of stages starts from an input or a `let` binding of this pipeline",
                     );
@@ -358,10 +331,10 @@ pub fn lower_chain(expr: &Expr, errors: &mut Errors) -> Option<Chain> {
                 }
             }
         }
-        Expr::Paren(paren) => lower_chain(&paren.expr, errors),
-        Expr::Group(group) => lower_chain(&group.expr, errors),
+        Expr::Paren(paren) => lower_chain(&paren.expr, cx),
+        Expr::Group(group) => lower_chain(&group.expr, cx),
         other => {
-            errors.at(
+            cx.error_at(
                 other.span(),
                 format!(
                     "expected a chain of stages starting from an input, as in `sales.map(|s| ..)`, found `{}`",
@@ -373,6 +346,7 @@ pub fn lower_chain(expr: &Expr, errors: &mut Errors) -> Option<Chain> {
     }
 }
 
+/// `tokens` as text, cut to 40 characters.
 fn abbreviate(tokens: &TokenStream) -> String {
     let text = tokens.to_string();
     if text.chars().count() > 40 {

@@ -6,7 +6,7 @@ use super::*;
 pub const JOIN: StageSpec = StageSpec {
     name: "join",
     kind: StageKind::Join,
-    args: &[ArgSpec::Flow { keyed: true }],
+    args: &[ArgSpec::Chain { keyed: true }],
     needs_key: true,
     needs_event_time: false,
     time: TimeRule::Untimed,

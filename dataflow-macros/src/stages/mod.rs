@@ -1,27 +1,7 @@
-//! The stages a pipeline body can use, each described as data in a file of its own. The checks in
-//! `validate` are generic over these descriptions.
+//! The stages a pipeline body can use, each described as data in a file of its own. The rules in
+//! `check` are generic over these descriptions.
 
 use dataflow_plan::StageKind;
-
-mod aggregate;
-mod count;
-mod distinct;
-mod event_time;
-mod filter;
-mod filter_map;
-mod flat_map;
-mod join;
-mod key;
-mod key_by;
-mod map;
-mod max;
-mod mean;
-mod min;
-mod reduce;
-mod scan;
-mod sum;
-mod union;
-mod window;
 
 /// What a stage's argument must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +14,7 @@ pub enum ArgSpec {
         shape: &'static str,
     },
     /// Another chain of stages starting from an input or a `let` binding.
-    Flow {
+    Chain {
         /// Whether that chain must end keyed.
         keyed: bool,
     },
@@ -94,27 +74,40 @@ pub struct StageSpec {
     pub example: &'static str,
 }
 
-/// Every stage, in the order error messages list them.
-pub const ALL: &[StageSpec] = &[
-    map::MAP,
-    filter::FILTER,
-    filter_map::FILTER_MAP,
-    flat_map::FLAT_MAP,
-    key::KEY,
-    key_by::KEY_BY,
-    event_time::EVENT_TIME,
-    window::WINDOW,
-    reduce::REDUCE,
-    count::COUNT,
-    sum::SUM,
-    min::MIN,
-    max::MAX,
-    mean::MEAN,
-    aggregate::AGGREGATE,
-    distinct::DISTINCT,
-    join::JOIN,
-    union::UNION,
-    scan::SCAN,
+/// Declares the stages: a `mod` line for each stage's file and [`ALL`], the registry of their
+/// descriptions, in the order written. A stage is one file and one line here.
+macro_rules! declare_stages {
+    ($($module:ident => $spec:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", stringify!($module), "` stage.")]
+            mod $module;
+        )*
+
+        /// Every stage, in the order error messages list them.
+        pub const ALL: &[StageSpec] = &[$($module::$spec),*];
+    };
+}
+
+declare_stages![
+    map => MAP,
+    filter => FILTER,
+    filter_map => FILTER_MAP,
+    flat_map => FLAT_MAP,
+    key => KEY,
+    key_by => KEY_BY,
+    event_time => EVENT_TIME,
+    window => WINDOW,
+    reduce => REDUCE,
+    count => COUNT,
+    sum => SUM,
+    min => MIN,
+    max => MAX,
+    mean => MEAN,
+    aggregate => AGGREGATE,
+    distinct => DISTINCT,
+    join => JOIN,
+    union => UNION,
+    scan => SCAN,
 ];
 
 /// The stage called `name`.
@@ -131,6 +124,7 @@ pub fn suggest(name: &str) -> Option<&'static str> {
         .map(|(_, candidate)| candidate)
 }
 
+/// The Levenshtein distance between `a` and `b`, counted in characters.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
@@ -145,10 +139,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// Tests of the stage registry.
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every plan kind has exactly one stage, named as the kind.
     #[test]
     fn every_kind_has_one_description() {
         let mut kinds: Vec<StageKind> = ALL.iter().map(|s| s.kind).collect();
@@ -160,6 +156,7 @@ mod tests {
         }
     }
 
+    /// Only names within a small edit distance are suggested.
     #[test]
     fn suggests_near_names_only() {
         assert_eq!(suggest("mapp"), Some("map"));

@@ -6,7 +6,7 @@ use super::*;
 pub const UNION: StageSpec = StageSpec {
     name: "union",
     kind: StageKind::Union,
-    args: &[ArgSpec::Flow { keyed: false }],
+    args: &[ArgSpec::Chain { keyed: false }],
     needs_key: false,
     needs_event_time: false,
     time: TimeRule::Untimed,
