@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a record (or the bytes where a record was expected) is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,4 +281,10 @@ impl std::error::Error for LogError {
             _ => None,
         }
     }
+}
+
+/// An adapter for `map_err`: an I/O error while doing `action` on `path`.
+pub(crate) fn io_err(action: &str, path: &Path) -> impl FnOnce(std::io::Error) -> LogError {
+    let context = format!("{action} {}", path.display());
+    move |source| LogError::io(context, source)
 }

@@ -156,14 +156,17 @@
 mod error;
 mod format;
 mod log;
+mod options;
 mod reader;
 mod recovery;
 mod schema;
+mod shared;
 mod verify;
 
 pub use error::{CorruptReason, DecodeError, LogError};
 pub use format::{FORMAT_VERSION, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
-pub use log::{Batch, EventLog, FsyncPolicy, LogOptions};
+pub use log::{Batch, EventLog};
+pub use options::{FsyncPolicy, LogOptions};
 pub use reader::{Follower, LogReader};
 pub use schema::{LogRecord, RecordRef, Schema, upgrade_from};
 pub use verify::SegmentReport;

@@ -5,100 +5,19 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use crate::error::LogError;
+use crate::error::{LogError, io_err};
 use crate::format::{
     self, IndexEntry, IndexSummary, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
+use crate::options::{FsyncPolicy, LogOptions};
 use crate::reader::{Follower, LogReader};
-use crate::recovery::{self, SegmentMeta, io_err};
+use crate::recovery;
 use crate::schema::Schema;
+use crate::shared::{SegmentMeta, Shared, State};
 use crate::verify::SegmentReport;
-
-/// When appended records are flushed to stable storage (`fdatasync`).
-///
-/// Every policy writes a committed batch to the segment file (one `write` call per
-/// segment touched) before [`Batch::commit`] returns, so an acknowledged batch survives
-/// the writing process crashing or being killed: the data sits in the operating
-/// system's page cache. The policies differ in what survives a power failure or kernel
-/// crash:
-///
-/// | policy | an acknowledged record survives power loss once | may be lost on power loss |
-/// |---|---|---|
-/// | `EveryCommit` | `commit` returned | nothing acknowledged |
-/// | `EveryN(n)` | `n` more records were committed after it | up to the last `n - 1` records, plus the batch that crossed the threshold if it was still in flight |
-/// | `Interval(d)` | the first commit at least `d` after the previous flush returned | the records committed since the last flush |
-/// | `Never` | [`EventLog::sync`] returned, a segment rolled, or the last handle was dropped | everything since the last of those |
-///
-/// Sealing a segment (rolling to a new one) always flushes it, whatever the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// Flush before every commit returns: the slowest and the only policy under which
-    /// an acknowledged record can never be lost.
-    EveryCommit,
-    /// Flush when at least this many records were committed since the last flush.
-    EveryN(u64),
-    /// Flush on the first commit that finds at least this much time passed since the
-    /// last flush. No background thread: if appends stop, the last records stay
-    /// unflushed until the next commit, [`EventLog::sync`] or the last handle's drop.
-    Interval(Duration),
-    /// Leave flushing to the operating system (and to [`EventLog::sync`]).
-    Never,
-}
-
-/// How a log is opened: the fsync policy, the segment size and the index density.
-#[derive(Debug, Clone)]
-pub struct LogOptions {
-    fsync: FsyncPolicy,
-    segment_bytes: u64,
-    index_interval_bytes: u64,
-}
-
-impl Default for LogOptions {
-    /// [`FsyncPolicy::EveryCommit`], 64 MiB segments, one index entry per 4 KiB.
-    fn default() -> Self {
-        LogOptions {
-            fsync: FsyncPolicy::EveryCommit,
-            segment_bytes: 64 << 20,
-            index_interval_bytes: 4096,
-        }
-    }
-}
-
-impl LogOptions {
-    /// Sets the fsync policy.
-    pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
-        self.fsync = policy;
-        self
-    }
-
-    /// Sets the size at which a segment is sealed and a new one started. A segment never
-    /// grows past it, except that a single record larger than the limit gets a segment
-    /// of its own.
-    pub fn segment_bytes(mut self, bytes: u64) -> Self {
-        self.segment_bytes = bytes.max(SEGMENT_HEADER_LEN + 1);
-        self
-    }
-
-    /// Sets the distance in bytes between two entries of the sparse offset index: a seek
-    /// reads at most about this many bytes before reaching the requested record.
-    pub fn index_interval_bytes(mut self, bytes: u64) -> Self {
-        self.index_interval_bytes = bytes.max(1);
-        self
-    }
-
-    /// The fsync policy.
-    pub fn fsync_policy(&self) -> FsyncPolicy {
-        self.fsync
-    }
-
-    /// The segment size limit in bytes.
-    pub fn segment_limit(&self) -> u64 {
-        self.segment_bytes
-    }
-}
 
 /// The segment the writer appends to.
 struct Writer {
@@ -115,71 +34,24 @@ struct Writer {
     last_sync: Instant,
     /// An earlier write or flush failed: the file state is unknown.
     failed: bool,
+    /// The segment file path, for error messages.
+    path: PathBuf,
 }
 
-/// What readers need: the segments and the committed head.
-pub(crate) struct State {
-    pub segments: Vec<SegmentMeta>,
-    pub head: u64,
-}
-
-pub(crate) struct Inner {
-    pub dir: PathBuf,
-    pub options: LogOptions,
-    writer: Option<Mutex<Writer>>,
-    state: Mutex<State>,
-    head_moved: Condvar,
-    /// Holds the directory's write lock for as long as the log is open.
-    _lock: Option<File>,
-}
-
-impl Inner {
-    pub fn state(&self) -> MutexGuard<'_, State> {
-        // State updates are single assignments under the lock; a panic elsewhere cannot
-        // leave it half-updated.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn head(&self) -> u64 {
-        self.state().head
-    }
-
-    /// Waits until the head passes `offset` or `timeout` expires; true if it passed.
-    pub fn wait_past(&self, offset: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state();
-        while state.head <= offset {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state = self
-                .head_moved
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
-    }
-
-    fn sync_writer(&self, w: &mut Writer) -> Result<(), LogError> {
-        let path = self.dir.join(format::segment_name(w.base));
-        w.file.sync_data().map_err(io_err("sync", &path))?;
-        w.unsynced = 0;
-        w.last_sync = Instant::now();
+impl Writer {
+    fn sync(&mut self) -> Result<(), LogError> {
+        self.file.sync_data().map_err(io_err("sync", &self.path))?;
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
         Ok(())
     }
 }
 
-impl Drop for Inner {
+impl Drop for Writer {
     fn drop(&mut self) {
-        if let Some(writer) = &mut self.writer
-            && let Ok(w) = writer.get_mut()
-            && !w.failed
-            && w.unsynced > 0
-        {
+        if !self.failed && self.unsynced > 0 {
             // Best effort: `EventLog::sync` is the way to observe a flush error.
-            let _ = w.file.sync_data();
+            let _ = self.file.sync_data();
         }
     }
 }
@@ -192,15 +64,17 @@ impl Drop for Inner {
 /// records. See the crate documentation for the format and the guarantees.
 #[derive(Clone)]
 pub struct EventLog {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    /// The writer, shared by the clones of a handle opened for writing.
+    writer: Option<Arc<Mutex<Writer>>>,
 }
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLog")
-            .field("dir", &self.inner.dir)
+            .field("dir", &self.shared.dir)
             .field("head", &self.head())
-            .field("read_only", &self.inner.writer.is_none())
+            .field("read_only", &self.writer.is_none())
             .finish()
     }
 }
@@ -257,19 +131,15 @@ impl EventLog {
             unsynced: 0,
             last_sync: Instant::now(),
             failed: false,
+            path: dir.join(format::segment_name(last.base)),
+        };
+        let state = State {
+            segments,
+            head: last.end,
         };
         Ok(EventLog {
-            inner: Arc::new(Inner {
-                dir,
-                options,
-                writer: Some(Mutex::new(writer)),
-                state: Mutex::new(State {
-                    segments,
-                    head: last.end,
-                }),
-                head_moved: Condvar::new(),
-                _lock: Some(lock),
-            }),
+            shared: Arc::new(Shared::new(dir, options, state, Some(lock))),
+            writer: Some(Arc::new(Mutex::new(writer))),
         })
     }
 
@@ -284,14 +154,8 @@ impl EventLog {
         let (segments, _) = Self::load_segments(&dir, &bases, &options, false)?;
         let head = segments.last().map_or(0, |s| s.end);
         Ok(EventLog {
-            inner: Arc::new(Inner {
-                dir,
-                options,
-                writer: None,
-                state: Mutex::new(State { segments, head }),
-                head_moved: Condvar::new(),
-                _lock: None,
-            }),
+            shared: Arc::new(Shared::new(dir, options, State { segments, head }, None)),
+            writer: None,
         })
     }
 
@@ -325,22 +189,22 @@ impl EventLog {
 
     /// The log directory.
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        &self.shared.dir
     }
 
     /// The options the log was opened with.
     pub fn options(&self) -> &LogOptions {
-        &self.inner.options
+        &self.shared.options
     }
 
     /// The next offset to be written: the number of committed records.
     pub fn head(&self) -> u64 {
-        self.inner.head()
+        self.shared.head()
     }
 
     /// Whether the log was opened with [`EventLog::open_read_only`].
     pub fn is_read_only(&self) -> bool {
-        self.inner.writer.is_none()
+        self.writer.is_none()
     }
 
     /// Starts a batch of appends, committed together by [`Batch::commit`].
@@ -362,12 +226,12 @@ impl EventLog {
 
     /// Flushes every committed record to stable storage, whatever the policy.
     pub fn sync(&self) -> Result<(), LogError> {
-        let writer = self.inner.writer.as_ref().ok_or(LogError::ReadOnly)?;
+        let writer = self.writer.as_ref().ok_or(LogError::ReadOnly)?;
         let mut w = writer.lock().map_err(|_| LogError::Poisoned)?;
         if w.failed {
             return Err(LogError::Poisoned);
         }
-        let result = self.inner.sync_writer(&mut w);
+        let result = w.sync();
         if result.is_err() {
             w.failed = true;
         }
@@ -379,7 +243,7 @@ impl EventLog {
     pub fn read_from(&self, offset: u64) -> Result<LogReader, LogError> {
         let head = self.head();
         self.check_offset(offset, head)?;
-        Ok(LogReader::new(Arc::clone(&self.inner), offset, Some(head)))
+        Ok(LogReader::new(Arc::clone(&self.shared), offset, Some(head)))
     }
 
     /// Reads the committed records from `offset` on, following the tail: once the
@@ -388,7 +252,7 @@ impl EventLog {
         let head = self.head();
         self.check_offset(offset, head)?;
         Ok(Follower::new(LogReader::new(
-            Arc::clone(&self.inner),
+            Arc::clone(&self.shared),
             offset,
             None,
         )))
@@ -401,7 +265,7 @@ impl EventLog {
                 head,
             });
         }
-        let start = self.inner.state().segments.first().map_or(0, |s| s.base);
+        let start = self.shared.state().segments.first().map_or(0, |s| s.base);
         if offset < start {
             return Err(LogError::OffsetBeforeStart {
                 requested: offset,
@@ -414,11 +278,11 @@ impl EventLog {
     /// Reads every committed record of every segment, checking checksums, offsets and
     /// segment boundaries. Returns one report per segment, or the first corruption.
     pub fn verify(&self) -> Result<Vec<SegmentReport>, LogError> {
-        crate::verify::verify(&self.inner)
+        crate::verify::verify(&self.shared)
     }
 
     fn commit_encoded(&self, buf: &mut [u8], count: u64) -> Result<Range<u64>, LogError> {
-        let writer = self.inner.writer.as_ref().ok_or(LogError::ReadOnly)?;
+        let writer = self.writer.as_ref().ok_or(LogError::ReadOnly)?;
         let mut w = writer.lock().map_err(|_| LogError::Poisoned)?;
         if w.failed {
             return Err(LogError::Poisoned);
@@ -437,9 +301,9 @@ impl EventLog {
     }
 
     fn write_batch(&self, w: &mut Writer, buf: &mut [u8]) -> Result<(), LogError> {
-        let inner = &*self.inner;
-        let limit = inner.options.segment_bytes;
-        let interval = inner.options.index_interval_bytes;
+        let shared = &*self.shared;
+        let limit = shared.options.segment_bytes;
+        let interval = shared.options.index_interval_bytes;
         let mut new_entries: Vec<IndexEntry> = Vec::new();
         let mut at = 0;
         while at < buf.len() {
@@ -464,7 +328,7 @@ impl EventLog {
                 at += total;
             }
             if at > chunk_start {
-                let path = inner.dir.join(format::segment_name(w.base));
+                let path = shared.dir.join(format::segment_name(w.base));
                 w.file
                     .write_all(&buf[chunk_start..at])
                     .map_err(io_err("write", &path))?;
@@ -476,16 +340,16 @@ impl EventLog {
                 self.roll(w, &mut new_entries)?;
             }
         }
-        let flush = match inner.options.fsync {
+        let flush = match shared.options.fsync {
             FsyncPolicy::EveryCommit => true,
             FsyncPolicy::EveryN(n) => w.unsynced >= n,
             FsyncPolicy::Interval(d) => w.last_sync.elapsed() >= d,
             FsyncPolicy::Never => false,
         };
         if flush {
-            inner.sync_writer(w)?;
+            w.sync()?;
         }
-        let mut state = inner.state();
+        let mut state = shared.state();
         if let Some(active) = state.segments.last_mut() {
             active.end = w.next;
             active.bytes = w.bytes;
@@ -493,16 +357,16 @@ impl EventLog {
         }
         state.head = w.next;
         drop(state);
-        inner.head_moved.notify_all();
+        shared.notify_head_moved();
         Ok(())
     }
 
     /// Seals the active segment (flush, index file) and starts a new one at `w.next`.
     fn roll(&self, w: &mut Writer, new_entries: &mut Vec<IndexEntry>) -> Result<(), LogError> {
-        let inner = &*self.inner;
-        inner.sync_writer(w)?;
+        let shared = &*self.shared;
+        w.sync()?;
         let entries = {
-            let mut state = inner.state();
+            let mut state = shared.state();
             match state.segments.last_mut() {
                 Some(active) => {
                     // Readers may now read the sealed bytes, but never past the head,
@@ -521,14 +385,15 @@ impl EventLog {
             records: w.next - w.base,
             segment_bytes: w.bytes,
         };
-        let index_path = inner.dir.join(format::index_name(w.base));
+        let index_path = shared.dir.join(format::index_name(w.base));
         format::write_atomically(&index_path, &format::encode_index(summary, &entries))
             .map_err(io_err("write", &index_path))?;
-        w.file = recovery::create_segment(&inner.dir, w.next)?;
+        w.file = recovery::create_segment(&shared.dir, w.next)?;
+        w.path = shared.dir.join(format::segment_name(w.next));
         w.base = w.next;
         w.bytes = SEGMENT_HEADER_LEN;
         w.last_indexed = SEGMENT_HEADER_LEN;
-        inner.state().segments.push(SegmentMeta {
+        shared.state().segments.push(SegmentMeta {
             base: w.next,
             end: w.next,
             bytes: SEGMENT_HEADER_LEN,

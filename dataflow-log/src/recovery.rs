@@ -5,24 +5,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use crate::error::{CorruptReason, LogError};
+use crate::error::{CorruptReason, LogError, io_err};
 use crate::format::{self, IndexEntry, IndexSummary, SEGMENT_HEADER_LEN, SegmentCursor, Step};
-
-/// What the log knows about one segment.
-#[derive(Debug, Clone)]
-pub(crate) struct SegmentMeta {
-    /// The offset of the segment's first record.
-    pub base: u64,
-    /// One past the offset of its last readable record.
-    pub end: u64,
-    /// Its readable length in bytes (header included).
-    pub bytes: u64,
-    /// Whether the segment is sealed (its index lives in its `.idx` file) or is the last
-    /// segment (its index is `index`).
-    pub sealed: bool,
-    /// The in-memory sparse index of the last segment.
-    pub index: Vec<IndexEntry>,
-}
+use crate::shared::SegmentMeta;
 
 /// Statistics gathered by a full scan of a segment.
 #[derive(Debug, Clone, Default)]
@@ -40,11 +25,6 @@ pub(crate) struct Scan {
     /// The first damaged record: (expected offset, byte position, reason).
     pub bad: Option<(u64, u64, CorruptReason)>,
     pub stats: ScanStats,
-}
-
-pub(crate) fn io_err(action: &str, path: &Path) -> impl FnOnce(std::io::Error) -> LogError {
-    let context = format!("{action} {}", path.display());
-    move |source| LogError::io(context, source)
 }
 
 /// Reads and checks the header of a segment file.

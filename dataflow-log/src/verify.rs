@@ -5,8 +5,8 @@ use std::fmt;
 
 use crate::error::{CorruptReason, LogError};
 use crate::format;
-use crate::log::Inner;
 use crate::recovery::scan_segment;
+use crate::shared::Shared;
 
 /// What a full scan found in one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +45,8 @@ impl fmt::Display for SegmentReport {
     }
 }
 
-pub(crate) fn verify(inner: &Inner) -> Result<Vec<SegmentReport>, LogError> {
-    let segments: Vec<(u64, u64, u64)> = inner
+pub(crate) fn verify(shared: &Shared) -> Result<Vec<SegmentReport>, LogError> {
+    let segments: Vec<(u64, u64, u64)> = shared
         .state()
         .segments
         .iter()
@@ -55,7 +55,7 @@ pub(crate) fn verify(inner: &Inner) -> Result<Vec<SegmentReport>, LogError> {
     let mut reports = Vec::with_capacity(segments.len());
     for (base, end, bytes) in segments {
         let file = format::segment_name(base);
-        let path = inner.dir.join(&file);
+        let path = shared.dir.join(&file);
         if bytes < format::SEGMENT_HEADER_LEN && end == base {
             // The last segment was being created when its writer stopped.
             reports.push(SegmentReport {
