@@ -2,7 +2,7 @@
 //! committed-head watermark readers wait on.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use crate::error::{LogError, io_err};
 use crate::format::{
-    self, IndexEntry, IndexSummary, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    self, IndexEntry, IndexSummary, MAX_PAYLOAD, Marker, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use crate::options::{FsyncPolicy, LogOptions};
 use crate::reader::{Follower, LogReader};
-use crate::recovery;
+use crate::recovery::{self, DirKind, Durable, Truncation};
 use crate::schema::Schema;
 use crate::shared::{SegmentMeta, Shared, State};
 use crate::verify::SegmentReport;
@@ -36,14 +36,32 @@ struct Writer {
     failed: bool,
     /// The segment file path, for error messages.
     path: PathBuf,
+    /// The commit marker file, rewritten after every flush.
+    marker: File,
+    marker_path: PathBuf,
 }
 
 impl Writer {
+    /// Flushes the active segment, then records the flushed head in the commit marker.
     fn sync(&mut self) -> Result<(), LogError> {
         self.file.sync_data().map_err(io_err("sync", &self.path))?;
         self.unsynced = 0;
         self.last_sync = Instant::now();
-        Ok(())
+        self.write_marker()
+    }
+
+    /// Records the writer's position as the durable head. The marker is written after
+    /// the flush and not flushed itself: on disk it may lag behind, never run ahead.
+    fn write_marker(&mut self) -> Result<(), LogError> {
+        let bytes = format::encode_marker(Marker {
+            base: self.base,
+            head: self.next,
+            bytes: self.bytes,
+        });
+        self.marker
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.marker.write_all(&bytes))
+            .map_err(io_err("write", &self.marker_path))
     }
 }
 
@@ -51,9 +69,35 @@ impl Drop for Writer {
     fn drop(&mut self) {
         if !self.failed && self.unsynced > 0 {
             // Best effort: `EventLog::sync` is the way to observe a flush error.
-            let _ = self.file.sync_data();
+            let _ = self.sync();
         }
     }
+}
+
+/// Opens the commit marker file, creating it (durably) if the log has none yet.
+fn open_marker(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join(format::MARKER_NAME);
+    let existed = path.exists();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err("open", &path))?;
+    if !existed {
+        file.sync_all().map_err(io_err("sync", &path))?;
+        format::sync_dir(dir).map_err(io_err("sync directory", dir))?;
+    }
+    Ok(file)
+}
+
+/// What opening the segments produced.
+struct Loaded {
+    segments: Vec<SegmentMeta>,
+    /// The last segment, open for appending (writable opens).
+    file: Option<File>,
+    torn: Option<Truncation>,
 }
 
 /// An embedded, durable, append-only event log stored as segment files in a directory.
@@ -67,6 +111,8 @@ pub struct EventLog {
     shared: Arc<Shared>,
     /// The writer, shared by the clones of a handle opened for writing.
     writer: Option<Arc<Mutex<Writer>>>,
+    /// The torn tail the open found.
+    recovery: Option<Truncation>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -82,14 +128,22 @@ impl std::fmt::Debug for EventLog {
 impl EventLog {
     /// Opens (or creates) the log in `dir` for reading and appending.
     ///
-    /// Takes an exclusive lock on the directory (a `LOCK` file), checks every sealed
-    /// segment against its index, and recovers the last segment: a torn tail left by a
-    /// crash is truncated to the last whole record, while a damaged record followed by
-    /// intact ones is reported as [`LogError::Corrupt`].
+    /// A missing or empty directory gets a new, empty log. A directory that holds files
+    /// but no segment and no commit marker is refused ([`LogError::NotALog`]).
+    ///
+    /// Takes an exclusive lock on the directory (a `LOCK` file), checks that no segment
+    /// is missing ([`LogError::MissingSegment`]), checks every sealed segment against
+    /// its index, and recovers the last segment: a torn tail left by a crash is truncated
+    /// to the last whole record and reported by [`EventLog::recovery`], while damage to
+    /// a committed record is reported as [`LogError::Corrupt`] and nothing is truncated.
+    /// See the crate documentation ("Crash recovery") for the rules.
     pub fn open(dir: impl AsRef<Path>, options: LogOptions) -> Result<EventLog, LogError> {
         let dir = dir.as_ref().to_path_buf();
+        if recovery::classify_dir(&dir)? == DirKind::NotALog {
+            return Err(LogError::NotALog { dir });
+        }
         std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
-        let lock_path = dir.join("LOCK");
+        let lock_path = dir.join(format::LOCK_NAME);
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -101,12 +155,14 @@ impl EventLog {
             Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked { dir }),
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &lock_path)(e)),
         }
-        let mut bases = recovery::list_segments(&dir)?;
+        let marker = recovery::read_marker(&dir);
+        let mut bases = recovery::discover(&dir, marker)?;
         if bases.is_empty() {
             recovery::create_segment(&dir, 0)?;
             bases.push(0);
         }
-        let (segments, file) = Self::load_segments(&dir, &bases, &options, true)?;
+        let loaded = Self::load_segments(&dir, &bases, &options, true, marker)?;
+        let segments = loaded.segments;
         let last = segments
             .last()
             .cloned()
@@ -114,15 +170,19 @@ impl EventLog {
                 segment: format::segment_name(0),
                 reason: "no segment".to_string(),
             })?;
-        let file = file.ok_or_else(|| LogError::BadSegment {
+        let file = loaded.file.ok_or_else(|| LogError::BadSegment {
             segment: format::segment_name(last.base),
             reason: "could not be opened for writing".to_string(),
         })?;
+        let path = dir.join(format::segment_name(last.base));
+        // What recovery kept becomes the durable head: flush it before the marker says so.
+        file.sync_data().map_err(io_err("sync", &path))?;
+        let marker_file = open_marker(&dir)?;
         let last_indexed = last
             .index
             .last()
             .map_or(SEGMENT_HEADER_LEN, |entry| entry.position);
-        let writer = Writer {
+        let mut writer = Writer {
             file,
             base: last.base,
             bytes: last.bytes,
@@ -131,8 +191,11 @@ impl EventLog {
             unsynced: 0,
             last_sync: Instant::now(),
             failed: false,
-            path: dir.join(format::segment_name(last.base)),
+            path,
+            marker: marker_file,
+            marker_path: dir.join(format::MARKER_NAME),
         };
+        writer.write_marker()?;
         let state = State {
             segments,
             head: last.end,
@@ -140,22 +203,43 @@ impl EventLog {
         Ok(EventLog {
             shared: Arc::new(Shared::new(dir, options, state, Some(lock))),
             writer: Some(Arc::new(Mutex::new(writer))),
+            recovery: loaded.torn,
         })
     }
 
     /// Opens the log in `dir` for reading only, without taking the write lock, so that
     /// another process may be appending. The log holds the records present when it was
-    /// opened, up to the last whole record; a torn tail is ignored (not truncated).
-    /// Appending returns [`LogError::ReadOnly`].
+    /// opened, up to the last whole record; a torn tail is ignored (not truncated) and
+    /// reported by [`EventLog::recovery`]. [`EventLog::refresh`] and a [`Follower`] pick
+    /// up what the other process appends later. Appending returns [`LogError::ReadOnly`].
+    ///
+    /// A directory that does not exist or is empty is [`LogError::NoLog`]; one that holds
+    /// files but no segment and no commit marker is [`LogError::NotALog`].
+    ///
+    /// Opening the same directory read-only again in the same process (to poll it)
+    /// resumes the scan of the last segment where the previous open stopped, when that
+    /// file only grew since, so a poll reads only the new bytes.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<EventLog, LogError> {
         let dir = dir.as_ref().to_path_buf();
+        match recovery::classify_dir(&dir)? {
+            DirKind::Missing | DirKind::Empty => return Err(LogError::NoLog { dir }),
+            DirKind::NotALog => return Err(LogError::NotALog { dir }),
+            DirKind::Log => {}
+        }
         let options = LogOptions::default();
-        let bases = recovery::list_segments(&dir)?;
-        let (segments, _) = Self::load_segments(&dir, &bases, &options, false)?;
-        let head = segments.last().map_or(0, |s| s.end);
+        // The marker first: a writer only ever moves it forward, to segments that exist.
+        let marker = recovery::read_marker(&dir);
+        let bases = recovery::discover(&dir, marker)?;
+        let loaded = Self::load_segments(&dir, &bases, &options, false, marker)?;
+        let head = loaded.segments.last().map_or(0, |s| s.end);
+        let state = State {
+            segments: loaded.segments,
+            head,
+        };
         Ok(EventLog {
-            shared: Arc::new(Shared::new(dir, options, State { segments, head }, None)),
+            shared: Arc::new(Shared::new(dir, options, state, None)),
             writer: None,
+            recovery: loaded.torn,
         })
     }
 
@@ -164,12 +248,16 @@ impl EventLog {
         bases: &[u64],
         options: &LogOptions,
         writable: bool,
-    ) -> Result<(Vec<SegmentMeta>, Option<File>), LogError> {
-        let mut segments = Vec::with_capacity(bases.len());
-        let mut file = None;
+        marker: Option<Marker>,
+    ) -> Result<Loaded, LogError> {
+        let mut loaded = Loaded {
+            segments: Vec::with_capacity(bases.len()),
+            file: None,
+            torn: None,
+        };
         for (i, &base) in bases.iter().enumerate() {
             match bases.get(i + 1) {
-                Some(&next) => segments.push(recovery::open_sealed(
+                Some(&next) => loaded.segments.push(recovery::open_sealed(
                     dir,
                     base,
                     next,
@@ -177,14 +265,41 @@ impl EventLog {
                     writable,
                 )?),
                 None => {
-                    let (meta, f) =
-                        recovery::recover_last(dir, base, options.index_interval_bytes, writable)?;
-                    segments.push(meta);
-                    file = f;
+                    let recovered = recovery::recover_last(
+                        dir,
+                        base,
+                        options.index_interval_bytes,
+                        writable,
+                        Durable::of(marker, base),
+                    )?;
+                    loaded.segments.push(recovered.meta);
+                    loaded.file = recovered.file;
+                    loaded.torn = recovered.torn;
                 }
             }
         }
-        Ok((segments, file))
+        Ok(loaded)
+    }
+
+    /// The torn tail this handle's open found at the end of the last segment, if any:
+    /// truncated by [`EventLog::open`], ignored (left in place) by
+    /// [`EventLog::open_read_only`]. `None` if the last segment ended with a whole record.
+    pub fn recovery(&self) -> Option<&Truncation> {
+        self.recovery.as_ref()
+    }
+
+    /// Brings a read-only handle up to date with what another process appended since it
+    /// was opened (or last refreshed), reading only the new bytes; returns the head.
+    /// Readers and followers of the handle see the new records. A handle opened for
+    /// writing is always up to date: this returns its head.
+    ///
+    /// Idle, this costs a `stat` of the last segment file and of the name the next
+    /// segment would have.
+    pub fn refresh(&self) -> Result<u64, LogError> {
+        if self.writer.is_some() {
+            return Ok(self.head());
+        }
+        crate::tail::refresh(&self.shared)
     }
 
     /// The log directory.
@@ -278,7 +393,7 @@ impl EventLog {
     /// Reads every committed record of every segment, checking checksums, offsets and
     /// segment boundaries. Returns one report per segment, or the first corruption.
     pub fn verify(&self) -> Result<Vec<SegmentReport>, LogError> {
-        crate::verify::verify(&self.shared)
+        crate::verify::verify(&self.shared, self.recovery.as_ref())
     }
 
     fn commit_encoded(&self, buf: &mut [u8], count: u64) -> Result<Range<u64>, LogError> {
@@ -361,10 +476,13 @@ impl EventLog {
         Ok(())
     }
 
-    /// Seals the active segment (flush, index file) and starts a new one at `w.next`.
+    /// Seals the active segment (flush, next segment, index file) and starts a new one
+    /// at `w.next`. The next segment is created before the index is written, so a
+    /// segment with an index is never the last one.
     fn roll(&self, w: &mut Writer, new_entries: &mut Vec<IndexEntry>) -> Result<(), LogError> {
         let shared = &*self.shared;
         w.sync()?;
+        let file = recovery::create_segment(&shared.dir, w.next)?;
         let entries = {
             let mut state = shared.state();
             match state.segments.last_mut() {
@@ -388,7 +506,7 @@ impl EventLog {
         let index_path = shared.dir.join(format::index_name(w.base));
         format::write_atomically(&index_path, &format::encode_index(summary, &entries))
             .map_err(io_err("write", &index_path))?;
-        w.file = recovery::create_segment(&shared.dir, w.next)?;
+        w.file = file;
         w.path = shared.dir.join(format::segment_name(w.next));
         w.base = w.next;
         w.bytes = SEGMENT_HEADER_LEN;

@@ -7,7 +7,7 @@ use crate::format::SEGMENT_HEADER_LEN;
 /// When appended records are flushed to stable storage (`fdatasync`).
 ///
 /// Every policy writes a committed batch to the segment file (one `write` call per
-/// segment touched) before [`Batch::commit`] returns, so an acknowledged batch survives
+/// segment touched) before [`Batch::commit`](crate::Batch::commit) returns, so an acknowledged batch survives
 /// the writing process crashing or being killed: the data sits in the operating
 /// system's page cache. The policies differ in what survives a power failure or kernel
 /// crash:
@@ -17,7 +17,7 @@ use crate::format::SEGMENT_HEADER_LEN;
 /// | `EveryCommit` | `commit` returned | nothing acknowledged |
 /// | `EveryN(n)` | `n` more records were committed after it | up to the last `n - 1` records, plus the batch that crossed the threshold if it was still in flight |
 /// | `Interval(d)` | the first commit at least `d` after the previous flush returned | the records committed since the last flush |
-/// | `Never` | [`EventLog::sync`] returned, a segment rolled, or the last handle was dropped | everything since the last of those |
+/// | `Never` | [`EventLog::sync`](crate::EventLog::sync) returned, a segment rolled, or the last handle was dropped | everything since the last of those |
 ///
 /// Sealing a segment (rolling to a new one) always flushes it, whatever the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +29,9 @@ pub enum FsyncPolicy {
     EveryN(u64),
     /// Flush on the first commit that finds at least this much time passed since the
     /// last flush. No background thread: if appends stop, the last records stay
-    /// unflushed until the next commit, [`EventLog::sync`] or the last handle's drop.
+    /// unflushed until the next commit, [`EventLog::sync`](crate::EventLog::sync) or the last handle's drop.
     Interval(Duration),
-    /// Leave flushing to the operating system (and to [`EventLog::sync`]).
+    /// Leave flushing to the operating system (and to [`EventLog::sync`](crate::EventLog::sync)).
     Never,
 }
 

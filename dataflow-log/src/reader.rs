@@ -3,15 +3,19 @@
 
 use std::fs::File;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{CorruptReason, LogError, io_err};
 use crate::format::{
     self, IndexEntry, IndexSummary, RecordHeader, SEGMENT_HEADER_LEN, SegmentCursor, Step,
 };
-use crate::recovery::check_header;
+use crate::scan::check_header;
 use crate::schema::{LogRecord, RecordRef};
 use crate::shared::Shared;
+
+/// How often a [`Follower`] of a log opened read-only looks for new records while it
+/// waits in [`Follower::next_timeout`].
+pub const READ_ONLY_POLL: Duration = Duration::from_millis(50);
 
 /// A reader positioned in one segment.
 struct OpenSegment {
@@ -105,7 +109,14 @@ impl LogReader {
 
     fn advance(&mut self) -> Result<Option<RecordHeader>, LogError> {
         if self.at_end() {
-            return Ok(None);
+            // A follower of a read-only log looks for what another process appended.
+            if self.stop.is_some() || !self.shared.read_only {
+                return Ok(None);
+            }
+            crate::tail::refresh(&self.shared)?;
+            if self.at_end() {
+                return Ok(None);
+            }
         }
         loop {
             let segment = match &mut self.segment {
@@ -262,7 +273,9 @@ fn nearest(index: &[IndexEntry], offset: u64) -> Option<IndexEntry> {
 /// the log, as a Kappa pipeline consumes it.
 ///
 /// Waiting blocks on a condition variable signalled by each commit; it does not spin.
-/// A follower of a log opened read-only never sees new records.
+/// A follower of a log opened read-only (another process appends) instead looks for new
+/// records every [`READ_ONLY_POLL`] while it waits, reading only the bytes appended
+/// since it last looked (see [`EventLog::refresh`](crate::EventLog::refresh)).
 #[derive(Debug)]
 pub struct Follower {
     reader: LogReader,
@@ -288,6 +301,19 @@ impl Follower {
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<LogRecord>, LogError> {
         if let Some(record) = self.try_next()? {
             return Ok(Some(record));
+        }
+        if self.reader.shared.read_only {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                std::thread::sleep(READ_ONLY_POLL.min(deadline - now));
+                if let Some(record) = self.try_next()? {
+                    return Ok(Some(record));
+                }
+            }
         }
         if !self.reader.shared.wait_past(self.reader.next, timeout) {
             return Ok(None);

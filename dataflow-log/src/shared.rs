@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub options: LogOptions,
     state: Mutex<State>,
     head_moved: Condvar,
+    /// Whether the log was opened read-only (another process may be appending).
+    pub read_only: bool,
     /// Holds the directory's write lock for as long as the log is open (writers only).
     _lock: Option<File>,
 }
@@ -51,6 +53,7 @@ impl Shared {
             options,
             state: Mutex::new(state),
             head_moved: Condvar::new(),
+            read_only: lock.is_none(),
             _lock: lock,
         }
     }

@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::error::{CorruptReason, LogError};
 use crate::format;
-use crate::recovery::scan_segment;
+use crate::recovery::Truncation;
+use crate::scan::scan_segment;
 use crate::shared::Shared;
 
 /// What a full scan found in one segment.
@@ -23,6 +24,9 @@ pub struct SegmentReport {
     pub schema_versions: Vec<u32>,
     /// The smallest and largest event time, if the segment holds records.
     pub event_time_range: Option<(u64, u64)>,
+    /// The bytes of a torn tail after the segment's last whole record that the open
+    /// found (truncated by a writable open, ignored by a read-only one); 0 if none.
+    pub torn_tail_bytes: u64,
 }
 
 impl fmt::Display for SegmentReport {
@@ -45,7 +49,11 @@ impl fmt::Display for SegmentReport {
     }
 }
 
-pub(crate) fn verify(shared: &Shared) -> Result<Vec<SegmentReport>, LogError> {
+pub(crate) fn verify(
+    shared: &Shared,
+    torn: Option<&Truncation>,
+) -> Result<Vec<SegmentReport>, LogError> {
+    let torn_bytes = |file: &str| torn.filter(|t| t.segment == file).map_or(0, |t| t.bytes);
     let segments: Vec<(u64, u64, u64)> = shared
         .state()
         .segments
@@ -55,6 +63,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<Vec<SegmentReport>, LogError> {
     let mut reports = Vec::with_capacity(segments.len());
     for (base, end, bytes) in segments {
         let file = format::segment_name(base);
+        let torn_tail_bytes = torn_bytes(&file);
         let path = shared.dir.join(&file);
         if bytes < format::SEGMENT_HEADER_LEN && end == base {
             // The last segment was being created when its writer stopped.
@@ -65,6 +74,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<Vec<SegmentReport>, LogError> {
                 bytes,
                 schema_versions: Vec::new(),
                 event_time_range: None,
+                torn_tail_bytes,
             });
             continue;
         }
@@ -101,6 +111,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<Vec<SegmentReport>, LogError> {
             bytes: scan.end_pos,
             schema_versions: scan.stats.versions,
             event_time_range: scan.stats.event_times,
+            torn_tail_bytes,
         });
     }
     Ok(reports)
