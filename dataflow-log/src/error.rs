@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a record (or the bytes where a record was expected) is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,12 @@ pub enum CorruptReason {
         /// The offset the next segment starts at.
         next_segment_base: u64,
     },
+    /// The last segment is shorter than the length the commit marker records as
+    /// flushed: committed records are gone.
+    ShorterThanDurable {
+        /// The segment length the commit marker records as flushed.
+        durable_bytes: u64,
+    },
 }
 
 impl fmt::Display for CorruptReason {
@@ -62,6 +68,10 @@ impl fmt::Display for CorruptReason {
             CorruptReason::MissingRecords { next_segment_base } => write!(
                 f,
                 "segment ends before the next segment's base offset {next_segment_base}"
+            ),
+            CorruptReason::ShorterThanDurable { durable_bytes } => write!(
+                f,
+                "segment ends before byte {durable_bytes}, which the commit marker records as flushed"
             ),
         }
     }
@@ -208,6 +218,25 @@ pub enum LogError {
     /// An earlier write failed and could not be rolled back; the handle refuses further
     /// appends. Reopen the log to recover.
     Poisoned,
+    /// A segment the log must hold is not there: the first segment (base offset 0), a
+    /// segment between two others, or the segment after a sealed last segment.
+    MissingSegment {
+        /// The file name of the missing segment.
+        segment: String,
+        /// How its absence was detected.
+        reason: String,
+    },
+    /// The directory holds files but no segment file and no commit marker: it is not a
+    /// log, and opening it neither reads nor creates one.
+    NotALog {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A read-only open found no log: the directory does not exist or is empty.
+    NoLog {
+        /// The directory.
+        dir: PathBuf,
+    },
 }
 
 impl LogError {
@@ -269,6 +298,19 @@ impl fmt::Display for LogError {
                 f,
                 "an earlier write failed and could not be rolled back; reopen the log"
             ),
+            LogError::MissingSegment { segment, reason } => {
+                write!(f, "missing segment {segment}: {reason}")
+            }
+            LogError::NotALog { dir } => write!(
+                f,
+                "not an event log directory: {} holds files but no segment",
+                dir.display()
+            ),
+            LogError::NoLog { dir } => write!(
+                f,
+                "no event log at {}: the directory is missing or empty",
+                dir.display()
+            ),
         }
     }
 }
@@ -281,4 +323,10 @@ impl std::error::Error for LogError {
             _ => None,
         }
     }
+}
+
+/// An adapter for `map_err`: an I/O error while doing `action` on `path`.
+pub(crate) fn io_err(action: &str, path: &Path) -> impl FnOnce(std::io::Error) -> LogError {
+    let context = format!("{action} {}", path.display());
+    move |source| LogError::io(context, source)
 }

@@ -11,6 +11,12 @@ use crate::error::CorruptReason;
 pub const SEGMENT_MAGIC: [u8; 8] = *b"DFLOGSEG";
 /// The first eight bytes of every index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"DFLOGIDX";
+/// The first eight bytes of the commit marker file.
+pub const MARKER_MAGIC: [u8; 8] = *b"DFLOGHED";
+/// The name of the commit marker file in a log directory.
+pub(crate) const MARKER_NAME: &str = "HEAD";
+/// The name of the write lock file in a log directory.
+pub(crate) const LOCK_NAME: &str = "LOCK";
 /// The format version written into segment and index headers.
 pub const FORMAT_VERSION: u32 = 1;
 /// Bytes in a segment header: magic, format version, reserved word, base offset.
@@ -419,6 +425,49 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The commit marker: the records before `head` are on stable storage, and the last of
+/// them ends at byte `bytes` of the segment starting at `base`. The writer rewrites it
+/// after every flush of the segment data, so it never claims more than was flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Marker {
+    pub base: u64,
+    pub head: u64,
+    pub bytes: u64,
+}
+
+/// Bytes in the commit marker file.
+pub(crate) const MARKER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 8 + 4;
+
+/// Encodes the commit marker: magic, format version, reserved, base, head, bytes, CRC32.
+pub(crate) fn encode_marker(marker: Marker) -> [u8; MARKER_LEN] {
+    let mut out = [0u8; MARKER_LEN];
+    out[0..8].copy_from_slice(&MARKER_MAGIC);
+    out[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[16..24].copy_from_slice(&marker.base.to_le_bytes());
+    out[24..32].copy_from_slice(&marker.head.to_le_bytes());
+    out[32..40].copy_from_slice(&marker.bytes.to_le_bytes());
+    let crc = crc32fast::hash(&out[..40]);
+    out[40..44].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Decodes a commit marker; `None` if the bytes are not a whole, valid one.
+pub(crate) fn parse_marker(bytes: &[u8]) -> Option<Marker> {
+    if bytes.len() != MARKER_LEN
+        || bytes[0..8] != MARKER_MAGIC
+        || u32_at(bytes, 8) != FORMAT_VERSION
+        || crc32fast::hash(&bytes[..40]) != u32_at(bytes, 40)
+    {
+        return None;
+    }
+    let marker = Marker {
+        base: u64_at(bytes, 16),
+        head: u64_at(bytes, 24),
+        bytes: u64_at(bytes, 32),
+    };
+    (marker.head >= marker.base && marker.bytes >= SEGMENT_HEADER_LEN).then_some(marker)
+}
+
 /// Flushes a directory entry change (file creation, rename) to disk.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -443,6 +492,20 @@ mod tests {
         finish_record(&mut buf, 0);
         seal_record(&mut buf, offset);
         buf
+    }
+
+    #[test]
+    fn markers_round_trip_and_damage_is_rejected() {
+        let marker = Marker {
+            base: 42,
+            head: 50,
+            bytes: 1234,
+        };
+        let mut bytes = encode_marker(marker);
+        assert_eq!(parse_marker(&bytes), Some(marker));
+        assert_eq!(parse_marker(&bytes[..MARKER_LEN - 1]), None);
+        bytes[30] ^= 1;
+        assert_eq!(parse_marker(&bytes), None);
     }
 
     #[test]

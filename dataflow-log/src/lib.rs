@@ -12,6 +12,7 @@
 //! ```text
 //! log-dir/
 //!   LOCK                          exclusive write lock (held while a writer is open)
+//!   HEAD                          commit marker: the durable head (see "Crash recovery")
 //!   00000000000000000000.seg      records 0 .. 41_999
 //!   00000000000000000000.idx      sparse offset index of the sealed segment above
 //!   00000000000000042000.seg      records 42_000 .. head-1 (the active segment)
@@ -67,21 +68,71 @@
 //!
 //! # Crash recovery
 //!
-//! [`EventLog::open`] scans the last segment. A crash can leave a *torn tail* there: a
-//! record whose header or payload was only partly written, or garbage the file system
-//! exposes after a power failure. The first damaged record of the last segment counts
-//! as a torn tail when no intact record (valid checksum, plausible offset) follows it;
-//! the segment is then truncated to the last whole record. Everything acknowledged
-//! under the policy lies before that point, so nothing acknowledged is lost.
+//! ## The commit marker
 //!
-//! Damage anywhere else is never skipped: a bad checksum, an impossible length or a
-//! wrong offset in a sealed segment, or in the last segment with intact records after
-//! it, is a [`LogError::Corrupt`] naming the segment file, the offset and the byte
-//! position, for example:
+//! After every flush of segment data the writer rewrites the 44-byte `HEAD` file (magic
+//! `DFLOGHED`, format version, then the segment base, the head offset and the segment
+//! length that were just flushed, and a CRC32). It is written *after* the flush and is
+//! not flushed itself, so what is on disk may lag behind the flushed data but never runs
+//! ahead of it. A missing or damaged marker (CRC mismatch) counts as no marker: logs
+//! written before the marker existed open as before, and get one on their first writable
+//! open.
+//!
+//! ## Torn tail or damage
+//!
+//! [`EventLog::open`] scans the last segment. A crash can leave a *torn tail* there: a
+//! batch whose `write` was cut short (the file ends inside a record header, or before
+//! the length a header declares), or, after a power failure, garbage the file system
+//! exposes past the last flush. The first record of the last segment that is not
+//! whole and valid, at byte position `p`, is judged by these rules, in order:
+//!
+//! 1. `p` is below the length the commit marker records as flushed: the record was
+//!    committed and flushed, so this is **damage**, whatever is wrong with it.
+//! 2. An intact record (valid checksum, plausible offset) follows it: **damage**.
+//! 3. Bytes are missing (incomplete header, or declared length past the end of the
+//!    file): a **torn tail**.
+//! 4. All its bytes are there but the checksum fails (or it carries the wrong offset):
+//!    a **torn tail** if the log has a commit marker (`p` is then past the flushed
+//!    length, where a power failure can leave garbage), **damage** if it has none (a
+//!    cut-short write never leaves a whole record with a bad checksum).
+//!
+//! A torn tail is truncated by a writable open, ignored by a read-only one, and in both
+//! cases reported by [`EventLog::recovery`] as a [`Truncation`] (segment, offset, byte
+//! position, bytes), and in [`SegmentReport::torn_tail_bytes`]; `dflog verify` prints
+//! it. Damage is a [`LogError::Corrupt`] naming the segment file, the offset and the
+//! byte position, and nothing is truncated, for example:
 //!
 //! ```text
 //! corrupt record in segment 00000000000000000000.seg at offset 1234 (byte 56789): checksum mismatch (...)
 //! ```
+//!
+//! A last segment shorter than the length the marker records as flushed is damage too
+//! ([`CorruptReason::ShorterThanDurable`]). So is any damage in a sealed segment.
+//!
+//! What this guarantees: an offset whose record was flushed (every acknowledged offset
+//! under [`FsyncPolicy::EveryCommit`]; under the other policies, every offset up to the
+//! last flush) is never handed out again for a different record, and a crash of the
+//! writing *process* never loses an acknowledged record under any policy. What it
+//! cannot: after a *power failure* under a policy other than `EveryCommit`, records
+//! acknowledged since the last flush may be lost, and their offsets are then given to
+//! new records.
+//!
+//! ## Missing segments and other directories
+//!
+//! There is no trimming: the first segment starts at offset 0, each segment starts
+//! where the one before it ends, and a sealed segment (one with an index file that
+//! describes it whole) is always followed by another, since the writer creates the next
+//! segment before it writes the index. Opening a log whose first segment is missing,
+//! with a gap between segments, with a sealed last segment, or whose commit marker
+//! names a later segment than the last one present is a [`LogError::MissingSegment`]
+//! naming the missing file; a writer does not recreate it.
+//!
+//! A directory that holds files but no segment and no commit marker is not a log:
+//! both opens refuse it with [`LogError::NotALog`] and write nothing into it. A missing
+//! or empty directory gets a new log from [`EventLog::open`] and is a
+//! [`LogError::NoLog`] for [`EventLog::open_read_only`].
+//!
+//! ## Checks
 //!
 //! Sealed segments are checked against their index summary when the log is opened and
 //! record by record when read; [`EventLog::verify`] (and `dflog verify`) checks every
@@ -104,6 +155,11 @@
 //! condition variable for the next commit. The handle is `Clone + Send + Sync`, so
 //! appends may run on other threads while readers replay. Another process can read a
 //! log directory with [`EventLog::open_read_only`], which stops at the last whole record.
+//! Such a handle picks up what the writing process appends with [`EventLog::refresh`],
+//! and its [`Follower`]s do so by themselves every [`READ_ONLY_POLL`]; both read only
+//! the bytes appended since they last looked. Reopening the same directory read-only in
+//! the same process also resumes the scan of the last segment where the previous open
+//! stopped, if that file only grew.
 //!
 //! # Examples
 //!
@@ -156,15 +212,21 @@
 mod error;
 mod format;
 mod log;
+mod options;
 mod reader;
 mod recovery;
+mod scan;
 mod schema;
+mod shared;
+mod tail;
 mod verify;
 
 pub use error::{CorruptReason, DecodeError, LogError};
 pub use format::{FORMAT_VERSION, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
-pub use log::{Batch, EventLog, FsyncPolicy, LogOptions};
-pub use reader::{Follower, LogReader};
+pub use log::{Batch, EventLog};
+pub use options::{FsyncPolicy, LogOptions};
+pub use reader::{Follower, LogReader, READ_ONLY_POLL};
+pub use recovery::Truncation;
 pub use schema::{LogRecord, RecordRef, Schema, upgrade_from};
 pub use verify::SegmentReport;
 

@@ -2,103 +2,22 @@
 //! committed-head watermark readers wait on.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use crate::error::LogError;
+use crate::error::{LogError, io_err};
 use crate::format::{
-    self, IndexEntry, IndexSummary, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    self, IndexEntry, IndexSummary, MAX_PAYLOAD, Marker, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
+use crate::options::{FsyncPolicy, LogOptions};
 use crate::reader::{Follower, LogReader};
-use crate::recovery::{self, SegmentMeta, io_err};
+use crate::recovery::{self, DirKind, Durable, Truncation};
 use crate::schema::Schema;
+use crate::shared::{SegmentMeta, Shared, State};
 use crate::verify::SegmentReport;
-
-/// When appended records are flushed to stable storage (`fdatasync`).
-///
-/// Every policy writes a committed batch to the segment file (one `write` call per
-/// segment touched) before [`Batch::commit`] returns, so an acknowledged batch survives
-/// the writing process crashing or being killed: the data sits in the operating
-/// system's page cache. The policies differ in what survives a power failure or kernel
-/// crash:
-///
-/// | policy | an acknowledged record survives power loss once | may be lost on power loss |
-/// |---|---|---|
-/// | `EveryCommit` | `commit` returned | nothing acknowledged |
-/// | `EveryN(n)` | `n` more records were committed after it | up to the last `n - 1` records, plus the batch that crossed the threshold if it was still in flight |
-/// | `Interval(d)` | the first commit at least `d` after the previous flush returned | the records committed since the last flush |
-/// | `Never` | [`EventLog::sync`] returned, a segment rolled, or the last handle was dropped | everything since the last of those |
-///
-/// Sealing a segment (rolling to a new one) always flushes it, whatever the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// Flush before every commit returns: the slowest and the only policy under which
-    /// an acknowledged record can never be lost.
-    EveryCommit,
-    /// Flush when at least this many records were committed since the last flush.
-    EveryN(u64),
-    /// Flush on the first commit that finds at least this much time passed since the
-    /// last flush. No background thread: if appends stop, the last records stay
-    /// unflushed until the next commit, [`EventLog::sync`] or the last handle's drop.
-    Interval(Duration),
-    /// Leave flushing to the operating system (and to [`EventLog::sync`]).
-    Never,
-}
-
-/// How a log is opened: the fsync policy, the segment size and the index density.
-#[derive(Debug, Clone)]
-pub struct LogOptions {
-    fsync: FsyncPolicy,
-    segment_bytes: u64,
-    index_interval_bytes: u64,
-}
-
-impl Default for LogOptions {
-    /// [`FsyncPolicy::EveryCommit`], 64 MiB segments, one index entry per 4 KiB.
-    fn default() -> Self {
-        LogOptions {
-            fsync: FsyncPolicy::EveryCommit,
-            segment_bytes: 64 << 20,
-            index_interval_bytes: 4096,
-        }
-    }
-}
-
-impl LogOptions {
-    /// Sets the fsync policy.
-    pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
-        self.fsync = policy;
-        self
-    }
-
-    /// Sets the size at which a segment is sealed and a new one started. A segment never
-    /// grows past it, except that a single record larger than the limit gets a segment
-    /// of its own.
-    pub fn segment_bytes(mut self, bytes: u64) -> Self {
-        self.segment_bytes = bytes.max(SEGMENT_HEADER_LEN + 1);
-        self
-    }
-
-    /// Sets the distance in bytes between two entries of the sparse offset index: a seek
-    /// reads at most about this many bytes before reaching the requested record.
-    pub fn index_interval_bytes(mut self, bytes: u64) -> Self {
-        self.index_interval_bytes = bytes.max(1);
-        self
-    }
-
-    /// The fsync policy.
-    pub fn fsync_policy(&self) -> FsyncPolicy {
-        self.fsync
-    }
-
-    /// The segment size limit in bytes.
-    pub fn segment_limit(&self) -> u64 {
-        self.segment_bytes
-    }
-}
 
 /// The segment the writer appends to.
 struct Writer {
@@ -115,73 +34,70 @@ struct Writer {
     last_sync: Instant,
     /// An earlier write or flush failed: the file state is unknown.
     failed: bool,
+    /// The segment file path, for error messages.
+    path: PathBuf,
+    /// The commit marker file, rewritten after every flush.
+    marker: File,
+    marker_path: PathBuf,
 }
 
-/// What readers need: the segments and the committed head.
-pub(crate) struct State {
-    pub segments: Vec<SegmentMeta>,
-    pub head: u64,
-}
-
-pub(crate) struct Inner {
-    pub dir: PathBuf,
-    pub options: LogOptions,
-    writer: Option<Mutex<Writer>>,
-    state: Mutex<State>,
-    head_moved: Condvar,
-    /// Holds the directory's write lock for as long as the log is open.
-    _lock: Option<File>,
-}
-
-impl Inner {
-    pub fn state(&self) -> MutexGuard<'_, State> {
-        // State updates are single assignments under the lock; a panic elsewhere cannot
-        // leave it half-updated.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+impl Writer {
+    /// Flushes the active segment, then records the flushed head in the commit marker.
+    fn sync(&mut self) -> Result<(), LogError> {
+        self.file.sync_data().map_err(io_err("sync", &self.path))?;
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        self.write_marker()
     }
 
-    pub fn head(&self) -> u64 {
-        self.state().head
-    }
-
-    /// Waits until the head passes `offset` or `timeout` expires; true if it passed.
-    pub fn wait_past(&self, offset: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state();
-        while state.head <= offset {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state = self
-                .head_moved
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
-    }
-
-    fn sync_writer(&self, w: &mut Writer) -> Result<(), LogError> {
-        let path = self.dir.join(format::segment_name(w.base));
-        w.file.sync_data().map_err(io_err("sync", &path))?;
-        w.unsynced = 0;
-        w.last_sync = Instant::now();
-        Ok(())
+    /// Records the writer's position as the durable head. The marker is written after
+    /// the flush and not flushed itself: on disk it may lag behind, never run ahead.
+    fn write_marker(&mut self) -> Result<(), LogError> {
+        let bytes = format::encode_marker(Marker {
+            base: self.base,
+            head: self.next,
+            bytes: self.bytes,
+        });
+        self.marker
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.marker.write_all(&bytes))
+            .map_err(io_err("write", &self.marker_path))
     }
 }
 
-impl Drop for Inner {
+impl Drop for Writer {
     fn drop(&mut self) {
-        if let Some(writer) = &mut self.writer
-            && let Ok(w) = writer.get_mut()
-            && !w.failed
-            && w.unsynced > 0
-        {
+        if !self.failed && self.unsynced > 0 {
             // Best effort: `EventLog::sync` is the way to observe a flush error.
-            let _ = w.file.sync_data();
+            let _ = self.sync();
         }
     }
+}
+
+/// Opens the commit marker file, creating it (durably) if the log has none yet.
+fn open_marker(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join(format::MARKER_NAME);
+    let existed = path.exists();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err("open", &path))?;
+    if !existed {
+        file.sync_all().map_err(io_err("sync", &path))?;
+        format::sync_dir(dir).map_err(io_err("sync directory", dir))?;
+    }
+    Ok(file)
+}
+
+/// What opening the segments produced.
+struct Loaded {
+    segments: Vec<SegmentMeta>,
+    /// The last segment, open for appending (writable opens).
+    file: Option<File>,
+    torn: Option<Truncation>,
 }
 
 /// An embedded, durable, append-only event log stored as segment files in a directory.
@@ -192,15 +108,19 @@ impl Drop for Inner {
 /// records. See the crate documentation for the format and the guarantees.
 #[derive(Clone)]
 pub struct EventLog {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    /// The writer, shared by the clones of a handle opened for writing.
+    writer: Option<Arc<Mutex<Writer>>>,
+    /// The torn tail the open found.
+    recovery: Option<Truncation>,
 }
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLog")
-            .field("dir", &self.inner.dir)
+            .field("dir", &self.shared.dir)
             .field("head", &self.head())
-            .field("read_only", &self.inner.writer.is_none())
+            .field("read_only", &self.writer.is_none())
             .finish()
     }
 }
@@ -208,14 +128,22 @@ impl std::fmt::Debug for EventLog {
 impl EventLog {
     /// Opens (or creates) the log in `dir` for reading and appending.
     ///
-    /// Takes an exclusive lock on the directory (a `LOCK` file), checks every sealed
-    /// segment against its index, and recovers the last segment: a torn tail left by a
-    /// crash is truncated to the last whole record, while a damaged record followed by
-    /// intact ones is reported as [`LogError::Corrupt`].
+    /// A missing or empty directory gets a new, empty log. A directory that holds files
+    /// but no segment and no commit marker is refused ([`LogError::NotALog`]).
+    ///
+    /// Takes an exclusive lock on the directory (a `LOCK` file), checks that no segment
+    /// is missing ([`LogError::MissingSegment`]), checks every sealed segment against
+    /// its index, and recovers the last segment: a torn tail left by a crash is truncated
+    /// to the last whole record and reported by [`EventLog::recovery`], while damage to
+    /// a committed record is reported as [`LogError::Corrupt`] and nothing is truncated.
+    /// See the crate documentation ("Crash recovery") for the rules.
     pub fn open(dir: impl AsRef<Path>, options: LogOptions) -> Result<EventLog, LogError> {
         let dir = dir.as_ref().to_path_buf();
+        if recovery::classify_dir(&dir)? == DirKind::NotALog {
+            return Err(LogError::NotALog { dir });
+        }
         std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
-        let lock_path = dir.join("LOCK");
+        let lock_path = dir.join(format::LOCK_NAME);
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -227,12 +155,14 @@ impl EventLog {
             Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked { dir }),
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &lock_path)(e)),
         }
-        let mut bases = recovery::list_segments(&dir)?;
+        let marker = recovery::read_marker(&dir);
+        let mut bases = recovery::discover(&dir, marker)?;
         if bases.is_empty() {
             recovery::create_segment(&dir, 0)?;
             bases.push(0);
         }
-        let (segments, file) = Self::load_segments(&dir, &bases, &options, true)?;
+        let loaded = Self::load_segments(&dir, &bases, &options, true, marker)?;
+        let segments = loaded.segments;
         let last = segments
             .last()
             .cloned()
@@ -240,15 +170,19 @@ impl EventLog {
                 segment: format::segment_name(0),
                 reason: "no segment".to_string(),
             })?;
-        let file = file.ok_or_else(|| LogError::BadSegment {
+        let file = loaded.file.ok_or_else(|| LogError::BadSegment {
             segment: format::segment_name(last.base),
             reason: "could not be opened for writing".to_string(),
         })?;
+        let path = dir.join(format::segment_name(last.base));
+        // What recovery kept becomes the durable head: flush it before the marker says so.
+        file.sync_data().map_err(io_err("sync", &path))?;
+        let marker_file = open_marker(&dir)?;
         let last_indexed = last
             .index
             .last()
             .map_or(SEGMENT_HEADER_LEN, |entry| entry.position);
-        let writer = Writer {
+        let mut writer = Writer {
             file,
             base: last.base,
             bytes: last.bytes,
@@ -257,41 +191,55 @@ impl EventLog {
             unsynced: 0,
             last_sync: Instant::now(),
             failed: false,
+            path,
+            marker: marker_file,
+            marker_path: dir.join(format::MARKER_NAME),
+        };
+        writer.write_marker()?;
+        let state = State {
+            segments,
+            head: last.end,
         };
         Ok(EventLog {
-            inner: Arc::new(Inner {
-                dir,
-                options,
-                writer: Some(Mutex::new(writer)),
-                state: Mutex::new(State {
-                    segments,
-                    head: last.end,
-                }),
-                head_moved: Condvar::new(),
-                _lock: Some(lock),
-            }),
+            shared: Arc::new(Shared::new(dir, options, state, Some(lock))),
+            writer: Some(Arc::new(Mutex::new(writer))),
+            recovery: loaded.torn,
         })
     }
 
     /// Opens the log in `dir` for reading only, without taking the write lock, so that
     /// another process may be appending. The log holds the records present when it was
-    /// opened, up to the last whole record; a torn tail is ignored (not truncated).
-    /// Appending returns [`LogError::ReadOnly`].
+    /// opened, up to the last whole record; a torn tail is ignored (not truncated) and
+    /// reported by [`EventLog::recovery`]. [`EventLog::refresh`] and a [`Follower`] pick
+    /// up what the other process appends later. Appending returns [`LogError::ReadOnly`].
+    ///
+    /// A directory that does not exist or is empty is [`LogError::NoLog`]; one that holds
+    /// files but no segment and no commit marker is [`LogError::NotALog`].
+    ///
+    /// Opening the same directory read-only again in the same process (to poll it)
+    /// resumes the scan of the last segment where the previous open stopped, when that
+    /// file only grew since, so a poll reads only the new bytes.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<EventLog, LogError> {
         let dir = dir.as_ref().to_path_buf();
+        match recovery::classify_dir(&dir)? {
+            DirKind::Missing | DirKind::Empty => return Err(LogError::NoLog { dir }),
+            DirKind::NotALog => return Err(LogError::NotALog { dir }),
+            DirKind::Log => {}
+        }
         let options = LogOptions::default();
-        let bases = recovery::list_segments(&dir)?;
-        let (segments, _) = Self::load_segments(&dir, &bases, &options, false)?;
-        let head = segments.last().map_or(0, |s| s.end);
+        // The marker first: a writer only ever moves it forward, to segments that exist.
+        let marker = recovery::read_marker(&dir);
+        let bases = recovery::discover(&dir, marker)?;
+        let loaded = Self::load_segments(&dir, &bases, &options, false, marker)?;
+        let head = loaded.segments.last().map_or(0, |s| s.end);
+        let state = State {
+            segments: loaded.segments,
+            head,
+        };
         Ok(EventLog {
-            inner: Arc::new(Inner {
-                dir,
-                options,
-                writer: None,
-                state: Mutex::new(State { segments, head }),
-                head_moved: Condvar::new(),
-                _lock: None,
-            }),
+            shared: Arc::new(Shared::new(dir, options, state, None)),
+            writer: None,
+            recovery: loaded.torn,
         })
     }
 
@@ -300,12 +248,16 @@ impl EventLog {
         bases: &[u64],
         options: &LogOptions,
         writable: bool,
-    ) -> Result<(Vec<SegmentMeta>, Option<File>), LogError> {
-        let mut segments = Vec::with_capacity(bases.len());
-        let mut file = None;
+        marker: Option<Marker>,
+    ) -> Result<Loaded, LogError> {
+        let mut loaded = Loaded {
+            segments: Vec::with_capacity(bases.len()),
+            file: None,
+            torn: None,
+        };
         for (i, &base) in bases.iter().enumerate() {
             match bases.get(i + 1) {
-                Some(&next) => segments.push(recovery::open_sealed(
+                Some(&next) => loaded.segments.push(recovery::open_sealed(
                     dir,
                     base,
                     next,
@@ -313,34 +265,61 @@ impl EventLog {
                     writable,
                 )?),
                 None => {
-                    let (meta, f) =
-                        recovery::recover_last(dir, base, options.index_interval_bytes, writable)?;
-                    segments.push(meta);
-                    file = f;
+                    let recovered = recovery::recover_last(
+                        dir,
+                        base,
+                        options.index_interval_bytes,
+                        writable,
+                        Durable::of(marker, base),
+                    )?;
+                    loaded.segments.push(recovered.meta);
+                    loaded.file = recovered.file;
+                    loaded.torn = recovered.torn;
                 }
             }
         }
-        Ok((segments, file))
+        Ok(loaded)
+    }
+
+    /// The torn tail this handle's open found at the end of the last segment, if any:
+    /// truncated by [`EventLog::open`], ignored (left in place) by
+    /// [`EventLog::open_read_only`]. `None` if the last segment ended with a whole record.
+    pub fn recovery(&self) -> Option<&Truncation> {
+        self.recovery.as_ref()
+    }
+
+    /// Brings a read-only handle up to date with what another process appended since it
+    /// was opened (or last refreshed), reading only the new bytes; returns the head.
+    /// Readers and followers of the handle see the new records. A handle opened for
+    /// writing is always up to date: this returns its head.
+    ///
+    /// Idle, this costs a `stat` of the last segment file and of the name the next
+    /// segment would have.
+    pub fn refresh(&self) -> Result<u64, LogError> {
+        if self.writer.is_some() {
+            return Ok(self.head());
+        }
+        crate::tail::refresh(&self.shared)
     }
 
     /// The log directory.
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        &self.shared.dir
     }
 
     /// The options the log was opened with.
     pub fn options(&self) -> &LogOptions {
-        &self.inner.options
+        &self.shared.options
     }
 
     /// The next offset to be written: the number of committed records.
     pub fn head(&self) -> u64 {
-        self.inner.head()
+        self.shared.head()
     }
 
     /// Whether the log was opened with [`EventLog::open_read_only`].
     pub fn is_read_only(&self) -> bool {
-        self.inner.writer.is_none()
+        self.writer.is_none()
     }
 
     /// Starts a batch of appends, committed together by [`Batch::commit`].
@@ -362,12 +341,12 @@ impl EventLog {
 
     /// Flushes every committed record to stable storage, whatever the policy.
     pub fn sync(&self) -> Result<(), LogError> {
-        let writer = self.inner.writer.as_ref().ok_or(LogError::ReadOnly)?;
+        let writer = self.writer.as_ref().ok_or(LogError::ReadOnly)?;
         let mut w = writer.lock().map_err(|_| LogError::Poisoned)?;
         if w.failed {
             return Err(LogError::Poisoned);
         }
-        let result = self.inner.sync_writer(&mut w);
+        let result = w.sync();
         if result.is_err() {
             w.failed = true;
         }
@@ -379,7 +358,7 @@ impl EventLog {
     pub fn read_from(&self, offset: u64) -> Result<LogReader, LogError> {
         let head = self.head();
         self.check_offset(offset, head)?;
-        Ok(LogReader::new(Arc::clone(&self.inner), offset, Some(head)))
+        Ok(LogReader::new(Arc::clone(&self.shared), offset, Some(head)))
     }
 
     /// Reads the committed records from `offset` on, following the tail: once the
@@ -388,7 +367,7 @@ impl EventLog {
         let head = self.head();
         self.check_offset(offset, head)?;
         Ok(Follower::new(LogReader::new(
-            Arc::clone(&self.inner),
+            Arc::clone(&self.shared),
             offset,
             None,
         )))
@@ -401,7 +380,7 @@ impl EventLog {
                 head,
             });
         }
-        let start = self.inner.state().segments.first().map_or(0, |s| s.base);
+        let start = self.shared.state().segments.first().map_or(0, |s| s.base);
         if offset < start {
             return Err(LogError::OffsetBeforeStart {
                 requested: offset,
@@ -414,11 +393,11 @@ impl EventLog {
     /// Reads every committed record of every segment, checking checksums, offsets and
     /// segment boundaries. Returns one report per segment, or the first corruption.
     pub fn verify(&self) -> Result<Vec<SegmentReport>, LogError> {
-        crate::verify::verify(&self.inner)
+        crate::verify::verify(&self.shared, self.recovery.as_ref())
     }
 
     fn commit_encoded(&self, buf: &mut [u8], count: u64) -> Result<Range<u64>, LogError> {
-        let writer = self.inner.writer.as_ref().ok_or(LogError::ReadOnly)?;
+        let writer = self.writer.as_ref().ok_or(LogError::ReadOnly)?;
         let mut w = writer.lock().map_err(|_| LogError::Poisoned)?;
         if w.failed {
             return Err(LogError::Poisoned);
@@ -437,9 +416,9 @@ impl EventLog {
     }
 
     fn write_batch(&self, w: &mut Writer, buf: &mut [u8]) -> Result<(), LogError> {
-        let inner = &*self.inner;
-        let limit = inner.options.segment_bytes;
-        let interval = inner.options.index_interval_bytes;
+        let shared = &*self.shared;
+        let limit = shared.options.segment_bytes;
+        let interval = shared.options.index_interval_bytes;
         let mut new_entries: Vec<IndexEntry> = Vec::new();
         let mut at = 0;
         while at < buf.len() {
@@ -464,7 +443,7 @@ impl EventLog {
                 at += total;
             }
             if at > chunk_start {
-                let path = inner.dir.join(format::segment_name(w.base));
+                let path = shared.dir.join(format::segment_name(w.base));
                 w.file
                     .write_all(&buf[chunk_start..at])
                     .map_err(io_err("write", &path))?;
@@ -476,16 +455,16 @@ impl EventLog {
                 self.roll(w, &mut new_entries)?;
             }
         }
-        let flush = match inner.options.fsync {
+        let flush = match shared.options.fsync {
             FsyncPolicy::EveryCommit => true,
             FsyncPolicy::EveryN(n) => w.unsynced >= n,
             FsyncPolicy::Interval(d) => w.last_sync.elapsed() >= d,
             FsyncPolicy::Never => false,
         };
         if flush {
-            inner.sync_writer(w)?;
+            w.sync()?;
         }
-        let mut state = inner.state();
+        let mut state = shared.state();
         if let Some(active) = state.segments.last_mut() {
             active.end = w.next;
             active.bytes = w.bytes;
@@ -493,16 +472,19 @@ impl EventLog {
         }
         state.head = w.next;
         drop(state);
-        inner.head_moved.notify_all();
+        shared.notify_head_moved();
         Ok(())
     }
 
-    /// Seals the active segment (flush, index file) and starts a new one at `w.next`.
+    /// Seals the active segment (flush, next segment, index file) and starts a new one
+    /// at `w.next`. The next segment is created before the index is written, so a
+    /// segment with an index is never the last one.
     fn roll(&self, w: &mut Writer, new_entries: &mut Vec<IndexEntry>) -> Result<(), LogError> {
-        let inner = &*self.inner;
-        inner.sync_writer(w)?;
+        let shared = &*self.shared;
+        w.sync()?;
+        let file = recovery::create_segment(&shared.dir, w.next)?;
         let entries = {
-            let mut state = inner.state();
+            let mut state = shared.state();
             match state.segments.last_mut() {
                 Some(active) => {
                     // Readers may now read the sealed bytes, but never past the head,
@@ -521,14 +503,15 @@ impl EventLog {
             records: w.next - w.base,
             segment_bytes: w.bytes,
         };
-        let index_path = inner.dir.join(format::index_name(w.base));
+        let index_path = shared.dir.join(format::index_name(w.base));
         format::write_atomically(&index_path, &format::encode_index(summary, &entries))
             .map_err(io_err("write", &index_path))?;
-        w.file = recovery::create_segment(&inner.dir, w.next)?;
+        w.file = file;
+        w.path = shared.dir.join(format::segment_name(w.next));
         w.base = w.next;
         w.bytes = SEGMENT_HEADER_LEN;
         w.last_indexed = SEGMENT_HEADER_LEN;
-        inner.state().segments.push(SegmentMeta {
+        shared.state().segments.push(SegmentMeta {
             base: w.next,
             end: w.next,
             bytes: SEGMENT_HEADER_LEN,

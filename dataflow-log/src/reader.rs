@@ -3,15 +3,19 @@
 
 use std::fs::File;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::error::{CorruptReason, LogError};
+use crate::error::{CorruptReason, LogError, io_err};
 use crate::format::{
     self, IndexEntry, IndexSummary, RecordHeader, SEGMENT_HEADER_LEN, SegmentCursor, Step,
 };
-use crate::log::Inner;
-use crate::recovery::io_err;
+use crate::scan::check_header;
 use crate::schema::{LogRecord, RecordRef};
+use crate::shared::Shared;
+
+/// How often a [`Follower`] of a log opened read-only looks for new records while it
+/// waits in [`Follower::next_timeout`].
+pub const READ_ONLY_POLL: Duration = Duration::from_millis(50);
 
 /// A reader positioned in one segment.
 struct OpenSegment {
@@ -28,7 +32,7 @@ struct OpenSegment {
 /// owned [`LogRecord`]s; [`LogReader::next_ref`] avoids the copy of each payload. After
 /// an error the reader ends.
 pub struct LogReader {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     /// The next offset to return.
     next: u64,
     /// Where to stop, or `None` to read up to the moving head.
@@ -49,9 +53,9 @@ impl std::fmt::Debug for LogReader {
 }
 
 impl LogReader {
-    pub(crate) fn new(inner: Arc<Inner>, offset: u64, stop: Option<u64>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, offset: u64, stop: Option<u64>) -> Self {
         LogReader {
-            inner,
+            shared,
             next: offset,
             stop,
             known_head: 0,
@@ -97,7 +101,7 @@ impl LogReader {
                 if self.next < self.known_head {
                     return false;
                 }
-                self.known_head = self.inner.head();
+                self.known_head = self.shared.head();
                 self.next >= self.known_head
             }
         }
@@ -105,14 +109,21 @@ impl LogReader {
 
     fn advance(&mut self) -> Result<Option<RecordHeader>, LogError> {
         if self.at_end() {
-            return Ok(None);
+            // A follower of a read-only log looks for what another process appended.
+            if self.stop.is_some() || !self.shared.read_only {
+                return Ok(None);
+            }
+            crate::tail::refresh(&self.shared)?;
+            if self.at_end() {
+                return Ok(None);
+            }
         }
         loop {
             let segment = match &mut self.segment {
                 Some(segment) => segment,
                 None => self
                     .segment
-                    .insert(open_segment_at(&self.inner, self.next)?),
+                    .insert(open_segment_at(&self.shared, self.next)?),
             };
             let position = segment.cursor.position();
             let base = segment.base;
@@ -150,7 +161,7 @@ impl LogReader {
                     });
                 }
                 Step::End => {
-                    let (bytes, next_base) = segment_extent(&self.inner, segment.base);
+                    let (bytes, next_base) = segment_extent(&self.shared, segment.base);
                     if bytes > segment.cursor.limit() {
                         segment.cursor.extend_limit(bytes);
                         continue;
@@ -196,8 +207,8 @@ impl Iterator for LogReader {
 }
 
 /// The committed length of the segment at `base` and the base of the segment after it.
-fn segment_extent(inner: &Inner, base: u64) -> (u64, Option<u64>) {
-    let state = inner.state();
+fn segment_extent(shared: &Shared, base: u64) -> (u64, Option<u64>) {
+    let state = shared.state();
     let i = state.segments.partition_point(|s| s.base <= base);
     let bytes = i
         .checked_sub(1)
@@ -208,9 +219,9 @@ fn segment_extent(inner: &Inner, base: u64) -> (u64, Option<u64>) {
 
 /// Opens the segment holding `offset`, positioned at the nearest index entry at or
 /// before it (never further than one index interval away).
-fn open_segment_at(inner: &Inner, offset: u64) -> Result<OpenSegment, LogError> {
+fn open_segment_at(shared: &Shared, offset: u64) -> Result<OpenSegment, LogError> {
     let (base, end, bytes, sealed, entry) = {
-        let state = inner.state();
+        let state = shared.state();
         let i = state.segments.partition_point(|s| s.base <= offset);
         let Some(meta) = i.checked_sub(1).and_then(|i| state.segments.get(i)) else {
             return Err(LogError::OffsetBeforeStart {
@@ -232,7 +243,7 @@ fn open_segment_at(inner: &Inner, offset: u64) -> Result<OpenSegment, LogError> 
             segment_bytes: bytes,
         };
         // A missing or damaged index only costs a scan of this one segment.
-        format::read_index(&inner.dir.join(format::index_name(base)), summary)
+        format::read_index(&shared.dir.join(format::index_name(base)), summary)
             .and_then(|index| nearest(&index, offset))
     } else {
         entry
@@ -241,9 +252,9 @@ fn open_segment_at(inner: &Inner, offset: u64) -> Result<OpenSegment, LogError> 
         offset: base,
         position: SEGMENT_HEADER_LEN,
     });
-    let path = inner.dir.join(format::segment_name(base));
+    let path = shared.dir.join(format::segment_name(base));
     let mut file = File::open(&path).map_err(io_err("open", &path))?;
-    crate::recovery::check_header(&mut file, &path, base)?;
+    check_header(&mut file, &path, base)?;
     let cursor = SegmentCursor::new(file, entry.position, bytes).map_err(io_err("seek", &path))?;
     Ok(OpenSegment {
         base,
@@ -262,7 +273,9 @@ fn nearest(index: &[IndexEntry], offset: u64) -> Option<IndexEntry> {
 /// the log, as a Kappa pipeline consumes it.
 ///
 /// Waiting blocks on a condition variable signalled by each commit; it does not spin.
-/// A follower of a log opened read-only never sees new records.
+/// A follower of a log opened read-only (another process appends) instead looks for new
+/// records every [`READ_ONLY_POLL`] while it waits, reading only the bytes appended
+/// since it last looked (see [`EventLog::refresh`](crate::EventLog::refresh)).
 #[derive(Debug)]
 pub struct Follower {
     reader: LogReader,
@@ -289,7 +302,20 @@ impl Follower {
         if let Some(record) = self.try_next()? {
             return Ok(Some(record));
         }
-        if !self.reader.inner.wait_past(self.reader.next, timeout) {
+        if self.reader.shared.read_only {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                std::thread::sleep(READ_ONLY_POLL.min(deadline - now));
+                if let Some(record) = self.try_next()? {
+                    return Ok(Some(record));
+                }
+            }
+        }
+        if !self.reader.shared.wait_past(self.reader.next, timeout) {
             return Ok(None);
         }
         self.try_next()

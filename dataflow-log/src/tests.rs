@@ -391,7 +391,7 @@ fn a_torn_tail_is_truncated_on_open() {
 }
 
 #[test]
-fn a_whole_but_damaged_last_record_is_a_torn_tail() {
+fn a_whole_but_damaged_last_record_is_corruption_not_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
     append_ticks(&log, 0..10);
@@ -402,9 +402,16 @@ fn a_whole_but_damaged_last_record_is_a_torn_tail() {
     file.seek(SeekFrom::Start(len - 1)).unwrap();
     file.write_all(&[0xEE]).unwrap();
     drop(file);
-    let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
-    assert_eq!(log.head(), 9);
-    assert_eq!(read_all(&log, 0), expected(0..9));
+    // Record 9 was committed and flushed: its bytes are all there, its checksum fails.
+    match EventLog::open(dir.path(), LogOptions::default()) {
+        Err(LogError::Corrupt {
+            offset: 9,
+            reason: CorruptReason::ChecksumMismatch { .. },
+            ..
+        }) => {}
+        other => panic!("expected record 9 to be reported corrupt, got {other:?}"),
+    }
+    assert_eq!(fs::metadata(&path).unwrap().len(), len);
 }
 
 #[test]
@@ -529,4 +536,93 @@ fn a_segment_created_but_not_written_is_recovered() {
     assert_eq!(log.head(), 20);
     append_ticks(&log, 20..25);
     assert_eq!(read_all(&log, 0), expected(0..25));
+}
+
+#[test]
+fn a_read_only_follower_sees_what_another_handle_appends_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions::default().segment_bytes(400);
+    let writer = EventLog::open(dir.path(), options).unwrap();
+    append_ticks(&writer, 0..5);
+    let reader = EventLog::open_read_only(dir.path()).unwrap();
+    let mut follower = reader.follow_from(0).unwrap();
+    for n in 0..5 {
+        let record = follower.try_next().unwrap().unwrap();
+        assert_eq!(record.offset, n);
+    }
+    assert_eq!(follower.try_next().unwrap(), None);
+    // Enough to roll into new segments.
+    append_ticks(&writer, 5..40);
+    assert!(segment_files(dir.path(), ".seg").len() > 2);
+    for n in 5..40 {
+        let record = follower
+            .next_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap_or_else(|| panic!("record {n} not seen"));
+        assert_eq!(
+            (record.offset, record.decode::<Tick>().unwrap()),
+            (n, tick(n))
+        );
+    }
+    assert_eq!(reader.head(), 40);
+    assert_eq!(read_all(&reader, 0), expected(0..40));
+    append_ticks(&writer, 40..42);
+    assert_eq!(reader.refresh().unwrap(), 42);
+    assert_eq!(
+        follower
+            .next_timeout(Duration::from_millis(1))
+            .unwrap()
+            .map(|r| r.offset),
+        Some(40)
+    );
+}
+
+fn scanned<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    crate::scan::SCANNED_BYTES.with(|b| b.set(0));
+    let result = f();
+    (
+        result,
+        crate::scan::SCANNED_BYTES.with(std::cell::Cell::get),
+    )
+}
+
+#[test]
+fn polling_an_idle_read_only_log_reads_only_new_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = EventLog::open(dir.path(), LogOptions::default()).unwrap();
+    let mut batch = writer.batch();
+    for n in 0..1000u64 {
+        batch.push_raw(n, 1, &[n as u8; 1000]).unwrap();
+    }
+    batch.commit().unwrap();
+    let (first, bytes) = scanned(|| EventLog::open_read_only(dir.path()).unwrap());
+    assert!(bytes > 1_000_000, "{bytes}");
+    assert_eq!(first.head(), 1000);
+
+    // Polling by reopening, as a process following another one's log does.
+    let (again, bytes) = scanned(|| EventLog::open_read_only(dir.path()).unwrap());
+    assert_eq!((again.head(), bytes), (1000, 0));
+    // Polling a handle.
+    let (head, bytes) = scanned(|| first.refresh().unwrap());
+    assert_eq!((head, bytes), (1000, 0));
+
+    writer.append(5, &tick(1000)).unwrap();
+    let (again, bytes) = scanned(|| EventLog::open_read_only(dir.path()).unwrap());
+    assert_eq!(again.head(), 1001);
+    assert!(bytes < 100, "{bytes}");
+    let (head, bytes) = scanned(|| first.refresh().unwrap());
+    assert_eq!(head, 1001);
+    assert!(bytes < 100, "{bytes}");
+    assert_eq!(
+        again
+            .read_from(1000)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .offset,
+        1000
+    );
+    // The reopened handle still checks what it reads.
+    assert_eq!(again.verify().unwrap()[0].records, 1001);
 }

@@ -5,8 +5,9 @@ use std::fmt;
 
 use crate::error::{CorruptReason, LogError};
 use crate::format;
-use crate::log::Inner;
-use crate::recovery::scan_segment;
+use crate::recovery::Truncation;
+use crate::scan::scan_segment;
+use crate::shared::Shared;
 
 /// What a full scan found in one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub struct SegmentReport {
     pub schema_versions: Vec<u32>,
     /// The smallest and largest event time, if the segment holds records.
     pub event_time_range: Option<(u64, u64)>,
+    /// The bytes of a torn tail after the segment's last whole record that the open
+    /// found (truncated by a writable open, ignored by a read-only one); 0 if none.
+    pub torn_tail_bytes: u64,
 }
 
 impl fmt::Display for SegmentReport {
@@ -45,8 +49,12 @@ impl fmt::Display for SegmentReport {
     }
 }
 
-pub(crate) fn verify(inner: &Inner) -> Result<Vec<SegmentReport>, LogError> {
-    let segments: Vec<(u64, u64, u64)> = inner
+pub(crate) fn verify(
+    shared: &Shared,
+    torn: Option<&Truncation>,
+) -> Result<Vec<SegmentReport>, LogError> {
+    let torn_bytes = |file: &str| torn.filter(|t| t.segment == file).map_or(0, |t| t.bytes);
+    let segments: Vec<(u64, u64, u64)> = shared
         .state()
         .segments
         .iter()
@@ -55,7 +63,8 @@ pub(crate) fn verify(inner: &Inner) -> Result<Vec<SegmentReport>, LogError> {
     let mut reports = Vec::with_capacity(segments.len());
     for (base, end, bytes) in segments {
         let file = format::segment_name(base);
-        let path = inner.dir.join(&file);
+        let torn_tail_bytes = torn_bytes(&file);
+        let path = shared.dir.join(&file);
         if bytes < format::SEGMENT_HEADER_LEN && end == base {
             // The last segment was being created when its writer stopped.
             reports.push(SegmentReport {
@@ -65,6 +74,7 @@ pub(crate) fn verify(inner: &Inner) -> Result<Vec<SegmentReport>, LogError> {
                 bytes,
                 schema_versions: Vec::new(),
                 event_time_range: None,
+                torn_tail_bytes,
             });
             continue;
         }
@@ -101,6 +111,7 @@ pub(crate) fn verify(inner: &Inner) -> Result<Vec<SegmentReport>, LogError> {
             bytes: scan.end_pos,
             schema_versions: scan.stats.versions,
             event_time_range: scan.stats.event_times,
+            torn_tail_bytes,
         });
     }
     Ok(reports)

@@ -84,3 +84,70 @@ fn info_verify_and_dump_then_report_corruption() {
         "{stderr}"
     );
 }
+
+#[test]
+fn verify_refuses_a_directory_that_is_not_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("passwd"), b"root:x:0:0").unwrap();
+    let verify = dflog(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        stderr.starts_with("dflog: not an event log directory: "),
+        "{stderr}"
+    );
+    let missing = dir.path().join("nothing-here");
+    let verify = dflog(&["verify", missing.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(stderr.starts_with("dflog: no event log at "), "{stderr}");
+}
+
+#[test]
+fn verify_reports_a_damaged_last_record_and_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
+    let mut batch = log.batch();
+    for i in 0..3u64 {
+        batch.push_raw(i, 1, &[i as u8; 4]).unwrap();
+    }
+    batch.commit().unwrap();
+    drop(log);
+    let segment = dir.path().join("00000000000000000000.seg");
+    let len = std::fs::metadata(&segment).unwrap().len();
+
+    // Half a record after the last flush: reported, not an error.
+    let mut file = OpenOptions::new().append(true).open(&segment).unwrap();
+    file.write_all(&[1, 2, 3, 4, 5]).unwrap();
+    drop(file);
+    let verify = dflog(&["verify", path]);
+    assert!(verify.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&verify.stdout),
+        format!(
+            "ok: 1 segments, 3 records, every checksum valid\n\
+             torn tail of 5 bytes at offset 3 (byte {len}) of segment 00000000000000000000.seg \
+             (ignored; the next writer truncates it)\n"
+        )
+    );
+
+    // A flipped byte in the last committed record: corruption, named.
+    OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+    let mut file = OpenOptions::new().write(true).open(&segment).unwrap();
+    file.seek(SeekFrom::Start(len - 2)).unwrap();
+    file.write_all(&[0xff]).unwrap();
+    drop(file);
+    let verify = dflog(&["verify", path]);
+    assert_eq!(verify.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        stderr.starts_with("dflog: corrupt record in segment 00000000000000000000.seg at offset 2"),
+        "{stderr}"
+    );
+}

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! dflog info DIR                      segments, record counts, versions, event times
-//! dflog verify DIR                    check every checksum (exit 1 on corruption)
+//! dflog verify DIR                    check every checksum and segment (exit 1 on damage)
 //! dflog dump DIR --from N --limit M   one line per record
 //! ```
 
@@ -28,8 +28,10 @@ enum Command {
         /// The log directory.
         dir: PathBuf,
     },
-    /// Check every record's checksum and offset; exits with status 1 and names the
-    /// segment and offset of the first corruption.
+    /// Check every record's checksum and offset, and that no segment is missing; exits
+    /// with status 1 and names the segment and offset of the first corruption, the
+    /// missing segment, or a directory that is not a log. A torn tail (what a crash
+    /// leaves after the last flush) is reported, not an error.
     Verify {
         /// The log directory.
         dir: PathBuf,
@@ -86,6 +88,9 @@ fn run(command: Command) -> Result<(), LogError> {
                     times
                 );
             }
+            if let Some(torn) = log.recovery() {
+                println!("{torn} (ignored; the next writer truncates it)");
+            }
             let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
             println!(
                 "{} segments, {} records (head {}), {} bytes",
@@ -103,6 +108,9 @@ fn run(command: Command) -> Result<(), LogError> {
                 "ok: {} segments, {records} records, every checksum valid",
                 reports.len()
             );
+            if let Some(torn) = log.recovery() {
+                println!("{torn} (ignored; the next writer truncates it)");
+            }
         }
         Command::Dump {
             dir,
