@@ -17,7 +17,7 @@
 //! input frontier has passed it.
 
 use crate::record::F64;
-use differential_dataflow::consolidation::consolidate;
+use crate::record::consolidate;
 use std::marker::PhantomData;
 
 /// An abelian aggregate of values `V`: an accumulator that records can be added to and taken from.

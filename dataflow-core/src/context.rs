@@ -1,11 +1,11 @@
 //! The context a pipeline's operators share: its plan, and the failures its user code reported.
 
-use crate::plan::{Plan, StageKind};
+use dataflow_plan::{Plan, StageKind};
+use crate::error::StageFailure;
 use crate::time::{Window, WindowOverrides};
 use crate::user_code::{install_quiet_panic_hook, panic_message};
 use serde::Serialize;
 use std::any::Any;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -151,33 +151,6 @@ impl Context {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
-    }
-}
-
-/// A failure of user code inside a stage: a closure that panicked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StageFailure {
-    /// The pipeline's name.
-    pub pipeline: String,
-    /// The stage's node id in the plan.
-    pub stage: usize,
-    /// The stage's kind.
-    pub kind: StageKind,
-    /// The stage's arguments as declared.
-    pub source: String,
-    /// The line the stage is declared on.
-    pub line: u32,
-    /// The panic message.
-    pub message: String,
-}
-
-impl fmt::Display for StageFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "stage #{} `{}` of pipeline `{}` (line {}: `{}`) panicked: {}",
-            self.stage, self.kind, self.pipeline, self.line, self.source, self.message
-        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! Errors of runners, sources and the command line.
 
-use crate::context::StageFailure;
+use dataflow_plan::StageKind;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -69,5 +69,32 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// A failure of user code inside a stage: a closure that panicked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageFailure {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The stage's node id in the plan.
+    pub stage: usize,
+    /// The stage's kind.
+    pub kind: StageKind,
+    /// The stage's arguments as declared.
+    pub source: String,
+    /// The line the stage is declared on.
+    pub line: u32,
+    /// The panic message.
+    pub message: String,
+}
+
+impl fmt::Display for StageFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stage #{} `{}` of pipeline `{}` (line {}: `{}`) panicked: {}",
+            self.stage, self.kind, self.pipeline, self.line, self.source, self.message
+        )
     }
 }

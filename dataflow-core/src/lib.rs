@@ -94,10 +94,10 @@ pub mod testing;
 pub mod time;
 mod user_code;
 
-pub use context::{Context, LateRecord, StageFailure};
+pub use context::{Context, LateRecord};
 pub use dataflow_macros::pipeline;
 pub use dataflow_plan as plan;
-pub use error::Error;
+pub use error::{Error, StageFailure};
 pub use pipeline::{Inputs, IntoBatch, Pipeline, Share, Stream, Update};
 pub use record::{F64, Record, Rows, Stamp};
 pub use runtime::{Change, Cluster, Output, Runner, Running, Summary};

@@ -12,7 +12,7 @@ pub fn event_time_of<T, F: FnMut(&T) -> u64>(f: F) -> F {
 }
 
 /// Parses the plan the macro embedded as JSON.
-pub fn parse_plan(json: &str) -> crate::plan::Plan {
+pub fn parse_plan(json: &str) -> dataflow_plan::Plan {
     match serde_json::from_str(json) {
         Ok(plan) => plan,
         Err(error) => {

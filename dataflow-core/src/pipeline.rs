@@ -2,7 +2,7 @@
 //! [`Stream`] type of its declaration.
 
 use crate::context::Context;
-use crate::plan::Plan;
+use dataflow_plan::Plan;
 use crate::record::Record;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::marker::PhantomData;

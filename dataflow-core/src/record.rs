@@ -96,3 +96,49 @@ impl<'a, V> IntoIterator for Rows<'a, V> {
         Box::new(self.iter())
     }
 }
+
+/// Sorts `updates` by record and sums the multiplicities of equal records, dropping those that sum to
+/// zero: differential-dataflow's `consolidate`, with an unstable sort. Equal records are summed, so
+/// their order does not matter, and an unstable sort needs no buffer; on the 10 M-record outputs of a
+/// batch run it is markedly faster than the stable sort differential-dataflow uses.
+pub(crate) fn consolidate<T: Ord>(updates: &mut Vec<(T, isize)>) {
+    if updates.len() < 2 {
+        updates.retain(|(_, diff)| *diff != 0);
+        return;
+    }
+    updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut kept = 0;
+    for index in 1..updates.len() {
+        if updates[index].0 == updates[kept].0 {
+            let diff = updates[index].1;
+            updates[kept].1 += diff;
+        } else {
+            if updates[kept].1 != 0 {
+                kept += 1;
+            }
+            updates.swap(kept, index);
+        }
+    }
+    if updates[kept].1 != 0 {
+        kept += 1;
+    }
+    updates.truncate(kept);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::consolidate;
+
+    #[test]
+    fn consolidation_sums_equal_records_and_drops_zeros() {
+        let mut updates = vec![("b", 1), ("a", 2), ("b", -1), ("c", 1), ("a", 1), ("d", 0)];
+        consolidate(&mut updates);
+        assert_eq!(updates, vec![("a", 3), ("c", 1)]);
+        let mut zeros = vec![("x", 1), ("x", -1)];
+        consolidate(&mut zeros);
+        assert!(zeros.is_empty());
+        let mut one = vec![("y", 0)];
+        consolidate(&mut one);
+        assert!(one.is_empty());
+    }
+}

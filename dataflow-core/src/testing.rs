@@ -136,7 +136,7 @@ where
     changes.extend(output.closing_changes.iter().cloned());
     let mut accumulated: Vec<(P::Output, isize)> =
         changes.into_iter().map(|c| (c.record, c.diff)).collect();
-    differential_dataflow::consolidation::consolidate(&mut accumulated);
+    crate::record::consolidate(&mut accumulated);
     if accumulated != output.records {
         return Err(Error::Source(format!(
             "the stream's changes add up to {} records, but its consolidated output has {}",

@@ -577,3 +577,24 @@ mod tests {
         assert!(!intact_record_in(&[0u8; 100], 0));
     }
 }
+
+/// What is known to be durable in the last segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durable {
+    /// No (valid) commit marker: a log written before markers existed.
+    Unknown,
+    /// The commit marker says the segment's first `n` bytes were flushed (the header
+    /// alone when the marker names an earlier segment).
+    UpTo(u64),
+}
+
+impl Durable {
+    /// What the marker says about the segment starting at `base`.
+    pub fn of(marker: Option<Marker>, base: u64) -> Self {
+        match marker {
+            None => Durable::Unknown,
+            Some(m) if m.base == base => Durable::UpTo(m.bytes),
+            Some(_) => Durable::UpTo(SEGMENT_HEADER_LEN),
+        }
+    }
+}

@@ -212,6 +212,7 @@
 mod error;
 mod format;
 mod log;
+mod memory;
 mod options;
 mod reader;
 mod recovery;

@@ -14,7 +14,8 @@ use crate::format::{
 };
 use crate::options::{FsyncPolicy, LogOptions};
 use crate::reader::{Follower, LogReader};
-use crate::recovery::{self, DirKind, Durable, Truncation};
+use crate::format::Durable;
+use crate::recovery::{self, DirKind, Truncation};
 use crate::schema::Schema;
 use crate::shared::{SegmentMeta, Shared, State};
 use crate::verify::SegmentReport;

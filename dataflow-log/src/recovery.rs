@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::error::{CorruptReason, LogError, io_err};
-use crate::format::{self, IndexSummary, LOCK_NAME, MARKER_NAME, Marker, SEGMENT_HEADER_LEN};
+use crate::format::{self, Durable, IndexSummary, LOCK_NAME, MARKER_NAME, Marker, SEGMENT_HEADER_LEN};
 use crate::scan::{Scan, check_header, scan_segment};
 use crate::shared::SegmentMeta;
 
@@ -277,27 +277,6 @@ pub(crate) fn open_sealed(
     })
 }
 
-/// What is known to be durable in the last segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durable {
-    /// No (valid) commit marker: a log written before markers existed.
-    Unknown,
-    /// The commit marker says the segment's first `n` bytes were flushed (the header
-    /// alone when the marker names an earlier segment).
-    UpTo(u64),
-}
-
-impl Durable {
-    /// What the marker says about the segment starting at `base`.
-    pub fn of(marker: Option<Marker>, base: u64) -> Self {
-        match marker {
-            None => Durable::Unknown,
-            Some(m) if m.base == base => Durable::UpTo(m.bytes),
-            Some(_) => Durable::UpTo(SEGMENT_HEADER_LEN),
-        }
-    }
-}
-
 /// Decides what the end of a scan of the last segment means: `Ok(None)` if every byte
 /// of the file is a whole record, `Ok(Some(truncation))` for a torn tail, or the error
 /// for damage that must not be truncated. `file` is the segment, for the look past a
@@ -442,7 +421,7 @@ pub(crate) fn recover_last(
     let resume = if writable {
         None
     } else {
-        crate::tail::resume_point(&path, &file, durable)
+        crate::memory::resume_point(&path, &file, durable)
     };
     let scan = match resume {
         Some(from) => {
@@ -465,7 +444,7 @@ pub(crate) fn recover_last(
         index: scan.index,
     };
     if !writable {
-        crate::tail::remember(&path, &file, &meta);
+        crate::memory::remember(&path, &file, &meta);
         return Ok(Recovered {
             meta,
             file: None,

@@ -18,7 +18,7 @@ use differential_dataflow::input::Input as _;
 use differential_dataflow::{Hashable, VecCollection};
 use std::collections::HashMap;
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, Input as _};

@@ -5,10 +5,7 @@ use crate::log::{Log, Tail};
 use dataflow_log::{EventLog, LogError, Schema};
 use std::marker::PhantomData;
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-/// How often a reader of a log opened read-only (another process appends) looks for new records.
-const READ_ONLY_POLL: Duration = Duration::from_millis(50);
+use std::time::Duration;
 
 /// An error of the log in `dir`, as a runner error.
 pub(crate) fn log_error(dir: &Path, error: LogError) -> Error {
@@ -20,7 +17,7 @@ pub(crate) fn log_error(dir: &Path, error: LogError) -> Error {
 ///
 /// Works on a log opened for writing in this process (waiting on its commits) and on a log opened
 /// with [`EventLog::open_read_only`] while another process appends (looking for new records every
-/// 50 ms).
+/// [`dataflow_log::READ_ONLY_POLL`]).
 pub struct FileTail<I> {
     log: EventLog,
     follower: dataflow_log::Follower,
@@ -71,48 +68,26 @@ impl<I: Schema> FileTail<I> {
         timeout: Duration,
         into: &mut Vec<I>,
     ) -> Result<usize, Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let read = self.read_now(max, into)?;
-            if read > 0 || max == 0 {
-                return Ok(read);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(0);
-            }
-            let left = deadline - now;
-            if self.log.is_read_only() {
-                std::thread::sleep(left.min(READ_ONLY_POLL));
-                self.reopen()?;
-            } else {
-                let record = self
-                    .follower
-                    .next_timeout(left)
-                    .map_err(|e| log_error(self.log.dir(), e))?;
-                if let Some(record) = record {
-                    into.push(
-                        record
-                            .decode::<I>()
-                            .map_err(|e| log_error(self.log.dir(), e))?,
-                    );
-                    let more = self.read_now(max - 1, into)?;
-                    return Ok(1 + more);
-                }
-            }
+        let read = self.read_now(max, into)?;
+        if read > 0 || max == 0 {
+            return Ok(read);
         }
-    }
-
-    /// A read-only log never sees new commits: open it again to see what another process appended.
-    fn reopen(&mut self) -> Result<(), Error> {
-        let dir = self.log.dir().to_path_buf();
-        let log = EventLog::open_read_only(&dir).map_err(|e| log_error(&dir, e))?;
-        let position = self.position_now();
-        if log.head() > position {
-            self.follower = log.follow_from(position).map_err(|e| log_error(&dir, e))?;
-            self.log = log;
-        }
-        Ok(())
+        // The follower waits on this process's commits, or, on a log opened read-only, looks for
+        // what another process appended every `dataflow_log::READ_ONLY_POLL`, reading only new bytes.
+        let record = self
+            .follower
+            .next_timeout(timeout)
+            .map_err(|e| log_error(self.log.dir(), e))?;
+        let Some(record) = record else {
+            return Ok(0);
+        };
+        into.push(
+            record
+                .decode::<I>()
+                .map_err(|e| log_error(self.log.dir(), e))?,
+        );
+        let more = self.read_now(max - 1, into)?;
+        Ok(1 + more)
     }
 }
 
@@ -124,7 +99,8 @@ impl<I: Schema + 'static> Tail<I> for FileTail<I> {
     }
 
     fn head(&self) -> u64 {
-        self.log.head()
+        // A log opened read-only learns of another process's appends by looking again.
+        self.log.refresh().unwrap_or_else(|_| self.log.head())
     }
 
     fn read(&mut self, max: usize, into: &mut Vec<I>) -> Result<usize, Error> {
@@ -145,7 +121,7 @@ impl Log for EventLog {
     }
 
     fn head(&self) -> u64 {
-        EventLog::head(self)
+        self.refresh().unwrap_or_else(|_| EventLog::head(self))
     }
 
     fn tail<I: Schema + 'static>(&self, from: u64) -> Result<FileTail<I>, Error> {

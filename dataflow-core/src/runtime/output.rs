@@ -2,7 +2,7 @@
 //! ([`Output`]) with its [`Summary`], and the consolidated output a running pipeline keeps.
 
 use crate::context::LateRecord;
-use differential_dataflow::consolidation::consolidate;
+use crate::record::consolidate;
 use serde::Serialize;
 use std::time::Duration;
 

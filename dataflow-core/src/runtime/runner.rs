@@ -39,7 +39,7 @@
 use crate::context::{Context, LateRecord};
 use crate::error::Error;
 use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
-use crate::plan::{Plan, StageKind};
+use dataflow_plan::{Plan, StageKind};
 use crate::runtime::cluster::Cluster;
 use crate::runtime::output::{Change, Consolidated, Output, Summary, consolidate_changes};
 use crate::runtime::worker::{CHUNK, Event, Feed, run_worker};
