@@ -1,6 +1,9 @@
 //! Batch and stream mode: the input file fed as one batch, or as an unbounded stream of steps.
 
-use crate::cli::{Args, Mode, cluster_of, input_format, late_output, runner_of};
+use crate::cli::{
+    Args, Mode, STEP_CAPACITY, cluster_of, input_format, late_output, output_counts,
+    refuse_writing_the_input, runner_of,
+};
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
 use crate::io::{DeadLetterSink, FileSource, SourceStats};
@@ -24,6 +27,16 @@ where
     let format = input_format(input, args.format)?;
     let cluster = cluster_of(args)?;
     let leader = cluster.process == 0;
+    refuse_writing_the_input(
+        input,
+        &[
+            ("--output", args.output.as_deref()),
+            ("--dead-letter", args.dead_letter.as_deref()),
+            ("--late", args.late.as_deref()),
+        ],
+    )?;
+    let started = Instant::now();
+    let mut source = FileSource::<I>::open(input, format)?;
     let mut dead = match &args.dead_letter {
         Some(path) => DeadLetterSink::file(path)?,
         None => DeadLetterSink::stderr(),
@@ -38,15 +51,13 @@ where
         .output
         .as_ref()
         .map_or("stdout".to_string(), |p| p.display().to_string());
-    let started = Instant::now();
-    let mut source = FileSource::<I>::open(input, format)?;
     let (mut late_out, late_name) = late_output(args)?;
     let runner = runner_of::<P>(args, cluster);
 
     let output = match args.mode {
         Mode::Batch => {
             let mut records = Vec::new();
-            for item in source.by_ref() {
+            while let Some(item) = source.try_next()? {
                 match item {
                     Ok(record) => records.push(record),
                     Err(letter) if leader => dead.write(&letter)?,
@@ -59,9 +70,9 @@ where
         Mode::Stream | Mode::Replay => {
             let mut running = runner.start()?;
             loop {
-                let mut step = Vec::with_capacity(args.step_size);
+                let mut step = Vec::with_capacity(args.step_size.min(STEP_CAPACITY));
                 let mut exhausted = true;
-                for item in source.by_ref() {
+                while let Some(item) = source.try_next()? {
                     match item {
                         Ok(record) => step.push(record),
                         Err(letter) if leader => dead.write(&letter)?,
@@ -110,7 +121,7 @@ where
                 source.stats(),
                 &dead,
                 output.summary.late_records,
-                output.records.len(),
+                &output_counts(&output.records),
                 started.elapsed().as_secs_f64()
             )
         );
@@ -123,7 +134,7 @@ fn summary_line<P: Pipeline>(
     stats: SourceStats,
     dead: &DeadLetterSink,
     late: u64,
-    outputs: usize,
+    outputs: &str,
     seconds: f64,
 ) -> String {
     let (name, version) = (P::NAME, P::version());
@@ -143,7 +154,7 @@ fn summary_line<P: Pipeline>(
         String::new()
     };
     format!(
-        "{name} (version {version}): {mode}, {workers} worker{}: read {} records, {} ok, {} dead-lettered{dead_note}{late_note}; {outputs} output records in {seconds:.3} s",
+        "{name} (version {version}): {mode}, {workers} worker{}: read {} records, {} ok, {} dead-lettered{dead_note}{late_note}; {outputs} in {seconds:.3} s",
         if workers == 1 { "" } else { "s" },
         stats.read,
         stats.ok,

@@ -1,7 +1,7 @@
 //! `ingest`: appends an input file's records to the event log, with their event times.
 
 use crate::cli::IngestArgs;
-use crate::cli::input_format;
+use crate::cli::{input_format, refuse_writing_the_input};
 use crate::error::Error;
 use crate::io::{DeadLetterSink, FileSource};
 use crate::log::{EventLog, LogOptions, Schema};
@@ -21,6 +21,10 @@ where
     if args.batch_size == 0 {
         return Err(Error::Usage("--batch-size must be at least 1".into()));
     }
+    refuse_writing_the_input(
+        &args.input,
+        &[("--dead-letter", args.dead_letter.as_deref())],
+    )?;
     let mut source = FileSource::<I>::open(&args.input, format)?;
     let mut dead = match &args.dead_letter {
         Some(path) => DeadLetterSink::file(path)?,
@@ -33,7 +37,7 @@ where
     let mut acknowledged = 0u64;
     let mut batch = log.batch();
     let mut ordinal = 0u64;
-    for item in source.by_ref() {
+    while let Some(item) = source.try_next()? {
         let record = match item {
             Ok(record) => record,
             Err(letter) => {

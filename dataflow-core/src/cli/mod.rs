@@ -139,8 +139,18 @@ pub(crate) fn input_format(input: &Path, format: Option<FormatArg>) -> Result<Fo
     }
 }
 
+/// The most records a step buffer reserves room for up front, whatever `--step-size` says.
+pub(crate) const STEP_CAPACITY: usize = 1 << 16;
+
+/// The cluster `args` describe, checked (worker and process counts, process index, host file) before
+/// any input is read.
 pub(crate) fn cluster_of(args: &Args) -> Result<Cluster, Error> {
-    Ok(Cluster {
+    if args.processes == 0 {
+        return Err(Error::Usage(
+            "the number of processes must be at least 1".into(),
+        ));
+    }
+    let cluster = Cluster {
         workers: args.workers,
         processes: args.processes,
         process: args.process,
@@ -148,7 +158,63 @@ pub(crate) fn cluster_of(args: &Args) -> Result<Cluster, Error> {
             Some(path) => read_hostfile(path)?,
             None => Vec::new(),
         },
-    })
+    };
+    cluster.timely_config()?;
+    Ok(cluster)
+}
+
+/// Refuses outputs (`(flag, path)`) that are the input file itself, under any name: opening one
+/// for writing would truncate the input before it is read.
+pub(crate) fn refuse_writing_the_input(
+    input: &Path,
+    outputs: &[(&str, Option<&Path>)],
+) -> Result<(), Error> {
+    for (flag, path) in outputs {
+        if let Some(path) = path
+            && same_file(input, path)
+        {
+            return Err(Error::Usage(format!(
+                "{flag} {} is the input file {}: writing it would destroy the input before it is read; name another file",
+                path.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` are the same existing regular file (same device and inode on Unix).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(first), Ok(second)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    if !first.is_file() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        first.dev() == second.dev() && first.ino() == second.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = second;
+        matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(a), Ok(b)) if a == b
+        )
+    }
+}
+
+/// The summary's count of output records: the lines written (each record as often as its
+/// multiplicity says) and the distinct records among them.
+pub(crate) fn output_counts<O>(records: &[(O, isize)]) -> String {
+    let written = records
+        .iter()
+        .map(|(_, diff)| (*diff).max(0) as u64)
+        .sum::<u64>();
+    let distinct = records.iter().filter(|(_, diff)| *diff > 0).count();
+    format!("{written} output records ({distinct} distinct)")
 }
 
 pub(crate) fn runner_of<P: Pipeline>(args: &Args, cluster: Cluster) -> Runner<P> {
@@ -189,4 +255,34 @@ pub(crate) fn read_hostfile(path: &Path) -> Result<Vec<String>, Error> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(String::from)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_counts_say_lines_written_and_distinct_records() {
+        assert_eq!(
+            output_counts(&[("a", 2), ("b", 1), ("c", -1), ("d", 0)]),
+            "3 output records (2 distinct)"
+        );
+        assert_eq!(output_counts::<&str>(&[]), "0 output records (0 distinct)");
+    }
+
+    #[test]
+    fn the_input_is_the_same_file_under_another_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, "a\n").unwrap();
+        let other = dir.path().join("out.csv");
+        assert!(same_file(&input, &dir.path().join(".").join("in.csv")));
+        assert!(!same_file(&input, &other));
+        let refused = refuse_writing_the_input(&input, &[("--output", Some(&input))]);
+        assert!(refused.unwrap_err().to_string().contains("--output"),);
+        assert!(
+            refuse_writing_the_input(&input, &[("--output", Some(&other)), ("--late", None)])
+                .is_ok()
+        );
+    }
 }

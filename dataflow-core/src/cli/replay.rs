@@ -1,7 +1,7 @@
 //! `--mode replay`: feeds the pipeline from the event log, following its tail if asked, with
 //! checkpoints.
 
-use crate::cli::{Args, cluster_of, late_output, runner_of};
+use crate::cli::{Args, cluster_of, late_output, output_counts, runner_of};
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
 use crate::kappa::{
@@ -189,7 +189,7 @@ where
             String::new()
         };
         eprintln!(
-            "{} (version {}): replay of {} offsets {}..{}{resumed}, steps of {}, {workers} worker{}: {} records{late_note}; {} output records in {:.3} s",
+            "{} (version {}): replay of {} offsets {}..{}{resumed}, steps of {}, {workers} worker{}: {} records{late_note}; {} in {:.3} s",
             P::NAME,
             P::version(),
             dir.display(),
@@ -198,7 +198,7 @@ where
             args.step_size,
             if workers == 1 { "" } else { "s" },
             replayed.output.summary.input_records,
-            replayed.output.records.len(),
+            output_counts(&replayed.output.records),
             started.elapsed().as_secs_f64()
         );
     }

@@ -2,7 +2,8 @@
 //!
 //! A malformed line never stops a run and is never dropped silently: [`FileSource`] yields it as a
 //! [`DeadLetter`] naming the line and the reason, the caller writes it to a [`DeadLetterSink`], and the
-//! run ends with the counts in [`SourceStats`].
+//! run ends with the counts in [`SourceStats`]. A file that cannot be read (a directory, an I/O error,
+//! a CSV file without a header line) is one [`Error`] naming it, which ends the run.
 //!
 //! # Examples
 //!
@@ -49,10 +50,18 @@ pub struct SourceStats {
 }
 
 /// Reads records of type `T` from a CSV or JSON Lines file, in file order.
+///
+/// [`FileSource::try_next`] yields each record, or a [`DeadLetter`] for a line that cannot be read as
+/// one, and fails with an [`Error`] when the file itself cannot be read (an I/O error, or a CSV file
+/// without a header line). As an [`Iterator`] it ends at such an error, which
+/// [`FileSource::take_error`] then returns.
 pub struct FileSource<T> {
     path: String,
     lines: Lines,
     stats: SourceStats,
+    /// Set once reading failed as a whole: nothing more is read.
+    failed: bool,
+    error: Option<Error>,
     _record: PhantomData<fn() -> T>,
 }
 
@@ -65,15 +74,33 @@ enum Lines {
     Jsonl {
         reader: BufReader<File>,
         line: u64,
-        buffer: String,
+        buffer: Vec<u8>,
     },
 }
 
+/// Why a line could not be read: its line number, the reason and its text.
+type Bad = (u64, String, String);
+
 impl<T: DeserializeOwned> FileSource<T> {
-    /// Opens `path` in `format`.
+    /// Opens `path` in `format`. A directory is refused here, and so is a CSV file whose header line
+    /// cannot be read.
     pub fn open(path: impl AsRef<Path>, format: Format) -> Result<Self, Error> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let metadata = file.metadata().map_err(|e| Error::io(path, e))?;
+        if metadata.is_dir() {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "is a directory, not an input file",
+                ),
+            ));
+        }
+        Self::from_file(path, file, format)
+    }
+
+    fn from_file(path: &Path, file: File, format: Format) -> Result<Self, Error> {
         let reader = BufReader::with_capacity(1 << 16, file);
         let lines = match format {
             Format::Csv => {
@@ -81,11 +108,15 @@ impl<T: DeserializeOwned> FileSource<T> {
                     .flexible(true)
                     .trim(csv::Trim::All)
                     .from_reader(reader);
-                let headers = reader.headers().map_err(|e| {
-                    Error::Source(format!(
+                let headers = reader.headers().map_err(|e| match e.kind() {
+                    csv::ErrorKind::Io(io) => Error::io(
+                        path,
+                        std::io::Error::new(io.kind(), format!("cannot read the CSV header: {io}")),
+                    ),
+                    _ => Error::Source(format!(
                         "{}: cannot read the CSV header: {e}",
                         path.display()
-                    ))
+                    )),
                 })?;
                 Lines::Csv {
                     headers: headers.clone(),
@@ -96,15 +127,39 @@ impl<T: DeserializeOwned> FileSource<T> {
             Format::Jsonl => Lines::Jsonl {
                 reader,
                 line: 0,
-                buffer: String::new(),
+                buffer: Vec::new(),
             },
         };
         Ok(FileSource {
             path: path.display().to_string(),
             lines,
             stats: SourceStats::default(),
+            failed: false,
+            error: None,
             _record: PhantomData,
         })
+    }
+
+    /// The next record, or a dead letter for a line that cannot be read as one; `None` at the end of
+    /// the file. An error reading the file (not a line of it) is returned once, names the file, and
+    /// ends the source.
+    pub fn try_next(&mut self) -> Result<Option<Result<T, DeadLetter>>, Error> {
+        if self.failed {
+            return Ok(None);
+        }
+        let next = match self.lines {
+            Lines::Csv { .. } => self.next_csv(),
+            Lines::Jsonl { .. } => self.next_jsonl(),
+        };
+        if next.is_err() {
+            self.failed = true;
+        }
+        next
+    }
+
+    /// The error that ended iteration (see [`FileSource::try_next`]), if any; taken once.
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
     }
 
     /// The counts so far.
@@ -122,17 +177,17 @@ impl<T: DeserializeOwned> FileSource<T> {
         }
     }
 
-    fn next_csv(&mut self) -> Option<Result<T, DeadLetter>> {
+    fn next_csv(&mut self) -> Result<Option<Result<T, DeadLetter>>, Error> {
         let Lines::Csv {
             reader,
             headers,
             record,
         } = &mut self.lines
         else {
-            return None;
+            return Ok(None);
         };
-        let outcome = match reader.read_byte_record(record) {
-            Ok(false) => return None,
+        let outcome: Result<T, Bad> = match reader.read_byte_record(record) {
+            Ok(false) => return Ok(None),
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
                 let raw = raw_csv(record);
@@ -149,29 +204,43 @@ impl<T: DeserializeOwned> FileSource<T> {
                     ))
                 } else {
                     match csv::StringRecord::from_byte_record(record.clone()) {
-                        Ok(text) => text
-                            .deserialize::<T>(Some(headers))
-                            .map_err(|e| (line, csv_reason(&e, headers), raw)),
+                        Ok(text) => match text.deserialize::<T>(Some(headers)) {
+                            Ok(value) => Ok(value),
+                            Err(_) if self.stats.read == 0 && looks_like_a_record::<T>(headers) => {
+                                return Err(Error::Source(format!(
+                                    "{}: line 1: the CSV file has no header line: its first line \
+                                     looks like a record; add a header naming the fields",
+                                    self.path
+                                )));
+                            }
+                            Err(e) => Err((line, csv_reason::<T>(&e, &text, headers), raw)),
+                        },
                         Err(e) => Err((line, format!("invalid UTF-8: {e}"), raw)),
                     }
                 }
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    return Err(Error::io(
+                        &self.path,
+                        std::io::Error::new(io.kind(), format!("line {line}: {io}")),
+                    ));
+                }
                 Err((line, e.to_string(), String::new()))
             }
         };
         self.stats.read += 1;
-        Some(match outcome {
+        Ok(Some(match outcome {
             Ok(value) => {
                 self.stats.ok += 1;
                 Ok(value)
             }
             Err((line, reason, raw)) => Err(self.dead(line, reason, raw)),
-        })
+        }))
     }
 
-    fn next_jsonl(&mut self) -> Option<Result<T, DeadLetter>> {
+    fn next_jsonl(&mut self) -> Result<Option<Result<T, DeadLetter>>, Error> {
         loop {
             let Lines::Jsonl {
                 reader,
@@ -179,41 +248,52 @@ impl<T: DeserializeOwned> FileSource<T> {
                 buffer,
             } = &mut self.lines
             else {
-                return None;
+                return Ok(None);
             };
             buffer.clear();
-            let read = reader.read_line(buffer);
+            let read = reader.read_until(b'\n', buffer);
             *line += 1;
             let number = *line;
             match read {
-                Ok(0) => return None,
+                Ok(0) => return Ok(None),
                 Ok(_) => {
-                    let text = buffer.trim();
-                    if text.is_empty() {
-                        continue;
-                    }
+                    let outcome = match std::str::from_utf8(buffer) {
+                        Ok(text) => {
+                            let text = text.trim();
+                            if text.is_empty() {
+                                continue;
+                            }
+                            serde_json::from_str::<T>(text)
+                                .map_err(|e| (e.to_string(), text.to_string()))
+                        }
+                        Err(e) => {
+                            let raw = String::from_utf8_lossy(buffer).trim().to_string();
+                            Err((format!("invalid UTF-8: {e}"), raw))
+                        }
+                    };
                     self.stats.read += 1;
-                    return Some(match serde_json::from_str::<T>(text) {
+                    return Ok(Some(match outcome {
                         Ok(value) => {
                             self.stats.ok += 1;
                             Ok(value)
                         }
-                        Err(e) => {
-                            let raw = text.to_string();
-                            Err(self.dead(number, e.to_string(), raw))
-                        }
-                    });
+                        Err((reason, raw)) => Err(self.dead(number, reason, raw)),
+                    }));
                 }
                 Err(e) => {
-                    self.stats.read += 1;
-                    // Skip the rest of the broken line so that reading can go on after it.
-                    let mut rest = Vec::new();
-                    let _ = reader.read_until(b'\n', &mut rest);
-                    return Some(Err(self.dead(number, e.to_string(), String::new())));
+                    return Err(Error::io(
+                        &self.path,
+                        std::io::Error::new(e.kind(), format!("line {number}: {e}")),
+                    ));
                 }
             }
         }
     }
+}
+
+/// Whether the CSV header line itself reads as a record of `T`: then the file has no header line.
+fn looks_like_a_record<T: DeserializeOwned>(headers: &csv::StringRecord) -> bool {
+    headers.deserialize::<T>(None).is_ok()
 }
 
 fn raw_csv(record: &csv::ByteRecord) -> String {
@@ -224,28 +304,249 @@ fn raw_csv(record: &csv::ByteRecord) -> String {
         .join(",")
 }
 
-fn csv_reason(error: &csv::Error, headers: &csv::StringRecord) -> String {
+/// Why `record` is not a `T`, naming the field (its column number and header name) where csv knows it
+/// or where it can be found (see [`failing_column`]).
+fn csv_reason<T: DeserializeOwned>(
+    error: &csv::Error,
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+) -> String {
     match error.kind() {
-        csv::ErrorKind::Deserialize { err, .. } => match err.field() {
-            Some(field) => format!(
-                "field {} ({}): {}",
-                field + 1,
-                headers.get(field as usize).unwrap_or("?"),
-                err.kind()
-            ),
-            None => err.kind().to_string(),
-        },
+        csv::ErrorKind::Deserialize { err, .. } => {
+            let message = err.kind().to_string();
+            let field = err
+                .field()
+                .map(|field| field as usize)
+                .or_else(|| failing_column::<T>(record, headers, &message));
+            match field {
+                Some(field) => format!(
+                    "field {} ({}): {message}",
+                    field + 1,
+                    headers.get(field).unwrap_or("?")
+                ),
+                None => message,
+            }
+        }
         _ => error.to_string(),
     }
+}
+
+/// The column whose value made deserializing `record` fail with `message`, for errors csv reports
+/// without a field (those a field's own `Deserialize` makes, such as chrono's dates). csv reads the
+/// columns in order and stops at the first error, so the failing column is the first `k` for which the
+/// record with every column after `k` left unnamed (and so ignored) fails the same way.
+fn failing_column<T: DeserializeOwned>(
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+    message: &str,
+) -> Option<usize> {
+    // A missing field is found after the last column, not at one.
+    if message.starts_with("missing field") {
+        return None;
+    }
+    (0..headers.len()).find(|&k| {
+        let names: csv::StringRecord = headers
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                if j <= k {
+                    name.to_string()
+                } else {
+                    format!("\u{0}column {j}")
+                }
+            })
+            .collect();
+        match record.deserialize::<T>(Some(&names)) {
+            Ok(_) => false,
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => err.kind().to_string() == message,
+                _ => false,
+            },
+        }
+    })
 }
 
 impl<T: DeserializeOwned> Iterator for FileSource<T> {
     type Item = Result<T, DeadLetter>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.lines {
-            Lines::Csv { .. } => self.next_csv(),
-            Lines::Jsonl { .. } => self.next_jsonl(),
+        match self.try_next() {
+            Ok(item) => item,
+            Err(error) => {
+                self.error = Some(error);
+                None
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Word {
+        text: String,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Sale {
+        product: String,
+        quantity: u32,
+        #[serde(deserialize_with = "day")]
+        day: u32,
+    }
+
+    /// A day of the month, refused with a custom error (as chrono's dates are) when out of range.
+    fn day<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.parse::<u32>() {
+            Ok(day @ 1..=31) => Ok(day),
+            _ => Err(serde::de::Error::custom("input is out of range")),
+        }
+    }
+
+    fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Every item of a source that must not fail as a whole.
+    fn items<T: DeserializeOwned>(source: &mut FileSource<T>) -> Vec<Result<T, DeadLetter>> {
+        std::iter::from_fn(|| source.try_next().unwrap()).collect()
+    }
+
+    #[test]
+    fn json_lines_invalid_utf8_is_one_dead_letter_and_every_other_line_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "words.jsonl",
+            b"{\"text\":\"alpha\"}\n\xff\xfe\n{\"text\":\"beta\"}\n\n{\"text\":\"gamma\"}",
+        );
+        let mut source = FileSource::<Word>::open(&path, Format::Jsonl).unwrap();
+        let items = items(&mut source);
+        assert_eq!(items.len(), 4, "{items:?}");
+        let letter = items[1].as_ref().unwrap_err();
+        assert_eq!(letter.line, 2);
+        assert_eq!(letter.raw, "\u{fffd}\u{fffd}");
+        assert!(letter.reason.contains("invalid UTF-8"), "{}", letter.reason);
+        let words: Vec<&str> = items
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .map(|w| w.text.as_str())
+            .collect();
+        assert_eq!(words, ["alpha", "beta", "gamma"]);
+        assert_eq!(
+            (source.stats().read, source.stats().ok, source.stats().dead),
+            (4, 3, 1)
+        );
+        // The line after the blank one is line 5.
+        let mut source = FileSource::<Sale>::open(&path, Format::Jsonl).unwrap();
+        let lines: Vec<u64> = items_lines(&mut source);
+        assert_eq!(lines, [1, 2, 3, 5]);
+    }
+
+    fn items_lines<T: DeserializeOwned>(source: &mut FileSource<T>) -> Vec<u64> {
+        items(source)
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|letter| letter.line)
+            .collect()
+    }
+
+    #[test]
+    fn csv_invalid_utf8_is_a_dead_letter_on_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "sales.csv",
+            b"product,quantity,day\ntea,1,3\nj\xffm,2,4\n\"multi\nline\",3,5\nbad,x,6\njam,4,7\n",
+        );
+        let mut source = FileSource::<Sale>::open(&path, Format::Csv).unwrap();
+        let items = items(&mut source);
+        assert_eq!(items.len(), 5, "{items:?}");
+        let letter = items[1].as_ref().unwrap_err();
+        assert_eq!(letter.line, 3);
+        assert_eq!(letter.raw, "j\u{fffd}m,2,4");
+        assert!(letter.reason.contains("invalid UTF-8"), "{}", letter.reason);
+        assert_eq!(items[2].as_ref().unwrap().product, "multi\nline");
+        assert_eq!(items[3].as_ref().unwrap_err().line, 6);
+        assert_eq!(items[4].as_ref().unwrap().product, "jam");
+    }
+
+    #[test]
+    fn a_directory_is_refused_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        for format in [Format::Jsonl, Format::Csv] {
+            let error = FileSource::<Word>::open(dir.path(), format)
+                .err()
+                .expect("a directory is not an input");
+            let text = error.to_string();
+            assert!(
+                text.contains(&dir.path().display().to_string()) && text.contains("is a directory"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_io_error_while_reading_is_one_error_that_ends_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        // Reading a directory opened as a file fails on every read: one error, then the end.
+        let file = File::open(dir.path()).unwrap();
+        let mut source = FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl).unwrap();
+        let error = source.try_next().expect_err("an I/O error");
+        assert!(matches!(error, Error::Io { .. }), "{error}");
+        assert!(error.to_string().contains("line 1"), "{error}");
+        assert!(source.try_next().unwrap().is_none());
+        assert_eq!(source.stats(), SourceStats::default());
+        let file = File::open(dir.path()).unwrap();
+        let mut source = FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl).unwrap();
+        assert!(source.next().is_none());
+        assert!(matches!(source.take_error(), Some(Error::Io { .. })));
+    }
+
+    #[test]
+    fn a_csv_without_a_header_is_an_error_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "sales.csv", b"tea,1,3\njam,2,4\n");
+        let mut source = FileSource::<Sale>::open(&path, Format::Csv).unwrap();
+        let error = source.try_next().expect_err("no header is an error");
+        let text = error.to_string();
+        assert!(
+            text.contains("sales.csv") && text.contains("has no header line"),
+            "{text}"
+        );
+        // A first record that is merely malformed is a dead letter, as any other.
+        let path = file(&dir, "bad.csv", b"product,quantity,day\ntea,x,3\njam,2,4\n");
+        let mut source = FileSource::<Sale>::open(&path, Format::Csv).unwrap();
+        let items = items(&mut source);
+        assert!(items[0].is_err() && items[1].is_ok(), "{items:?}");
+    }
+
+    #[test]
+    fn csv_dead_letters_name_the_field_even_for_custom_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "sales.csv",
+            b"product,quantity,day\ntea,1,3\ntea,1,45\ntea,x,45\n",
+        );
+        let mut source = FileSource::<Sale>::open(&path, Format::Csv).unwrap();
+        let reasons: Vec<String> = items(&mut source)
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|letter| letter.reason)
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "field 3 (day): input is out of range",
+                "field 2 (quantity): invalid digit found in string"
+            ]
+        );
     }
 }
