@@ -6,7 +6,6 @@
 use dataflow_core::testing::stream_in_steps;
 use dataflow_core::{Pipeline, Runner};
 use dataflow_examples::nexmark::{self, Event, GeneratorConfig, cost, handwritten};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// 4,000 events at 100 events per second of event time: 40 s, several windows of every kind.

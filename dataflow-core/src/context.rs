@@ -1,9 +1,9 @@
 //! The context a pipeline's operators share: its plan, and the failures its user code reported.
 
-use dataflow_plan::{Plan, StageKind};
 use crate::error::StageFailure;
 use crate::time::{Window, WindowOverrides};
 use crate::user_code::{install_quiet_panic_hook, panic_message};
+use dataflow_plan::{Plan, StageKind};
 use serde::Serialize;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,8 +2,8 @@
 //! [`Stream`] type of its declaration.
 
 use crate::context::Context;
-use dataflow_plan::Plan;
 use crate::record::Record;
+use dataflow_plan::Plan;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::marker::PhantomData;
 use timely::container::CapacityContainerBuilder;

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::error::{LogError, io_err};
+use crate::format::Durable;
 use crate::format::{
     self, IndexEntry, IndexSummary, MAX_PAYLOAD, Marker, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use crate::options::{FsyncPolicy, LogOptions};
 use crate::reader::{Follower, LogReader};
-use crate::format::Durable;
 use crate::recovery::{self, DirKind, Truncation};
 use crate::schema::Schema;
 use crate::shared::{SegmentMeta, Shared, State};

@@ -8,7 +8,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::error::{CorruptReason, LogError, io_err};
-use crate::format::{self, Durable, IndexSummary, LOCK_NAME, MARKER_NAME, Marker, SEGMENT_HEADER_LEN};
+use crate::format::{
+    self, Durable, IndexSummary, LOCK_NAME, MARKER_NAME, Marker, SEGMENT_HEADER_LEN,
+};
 use crate::scan::{Scan, check_header, scan_segment};
 use crate::shared::SegmentMeta;
 

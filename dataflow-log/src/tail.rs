@@ -1,14 +1,12 @@
 //! Following a log that another process appends to: a read-only handle picks up new
 //! records by reading only the bytes appended since it last looked.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
 
 use crate::error::{LogError, io_err};
-use crate::format::{self, SEGMENT_HEADER_LEN};
 use crate::format::Durable;
+use crate::format::{self, SEGMENT_HEADER_LEN};
 use crate::recovery::judge_tail;
 use crate::scan::{Resume, check_header, scan_from};
 use crate::shared::{SegmentMeta, Shared};

@@ -21,6 +21,9 @@ pub struct ReplayStep<O, Pos = u64> {
     pub to: Pos,
 }
 
+/// The step type of a replay of pipeline `P` over log `L`.
+pub type StepOf<P, L> = ReplayStep<<P as Pipeline>::Output, <L as Log>::Position>;
+
 /// What a finished replay produced, and which positions it covered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replayed<O, Pos = u64> {
@@ -235,7 +238,7 @@ where
     }
 
     /// Pushes the next step: up to `step` records that are committed now. `None` at the head.
-    pub fn step(&mut self) -> Result<Option<ReplayStep<P::Output, L::Position>>, Error> {
+    pub fn step(&mut self) -> Result<Option<StepOf<P, L>>, Error> {
         let at = self.position();
         let mut records = std::mem::take(&mut self.buffer);
         self.tail.read(self.step, &mut records)?;
@@ -248,10 +251,7 @@ where
 
     /// Waits up to `timeout` for new records and pushes them as one step (up to `step` records).
     /// `None` if none were committed in time.
-    pub fn follow(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Option<ReplayStep<P::Output, L::Position>>, Error> {
+    pub fn follow(&mut self, timeout: Duration) -> Result<Option<StepOf<P, L>>, Error> {
         let at = self.position();
         let mut records = std::mem::take(&mut self.buffer);
         self.tail.wait(self.step, timeout, &mut records)?;

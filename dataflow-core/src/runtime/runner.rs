@@ -39,12 +39,12 @@
 use crate::context::{Context, LateRecord};
 use crate::error::Error;
 use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
-use dataflow_plan::{Plan, StageKind};
 use crate::runtime::cluster::Cluster;
 use crate::runtime::output::{Change, Consolidated, Output, Summary, consolidate_changes};
 use crate::runtime::worker::{CHUNK, Event, Feed, run_worker};
 use crate::time::{WindowOverrides, clock};
 use crate::user_code::catch_user;
+use dataflow_plan::{Plan, StageKind};
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
