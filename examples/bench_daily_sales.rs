@@ -31,8 +31,8 @@
 use chrono::{Days, NaiveDate};
 use clap::Parser;
 use dataflow_core::Runner;
+use dataflow_core::decimal::Decimal;
 use dataflow_examples::baseline::{capture, execute};
-use dataflow_examples::money::Decimal;
 use dataflow_examples::{DailySales, DailyTotal, Sale};
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
 use differential_dataflow::input::{Input as _, InputSession};

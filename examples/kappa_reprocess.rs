@@ -6,6 +6,7 @@
 
 use chrono::NaiveDate;
 use clap::Parser;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::io::{FileSource, Format};
 use dataflow_core::kappa::{
     self, DeployOptions, EventLog, FsyncPolicy, LogOptions, Phase, ServedView,
@@ -13,7 +14,6 @@ use dataflow_core::kappa::{
 use dataflow_core::prelude::*;
 use dataflow_examples::Sale;
 use dataflow_examples::kappa_reports::{ProductReport, ProductReportV1, ProductReportV2};
-use dataflow_examples::money::Decimal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

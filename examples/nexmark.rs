@@ -24,8 +24,8 @@
 //! installed (`scripts/install-peers.sh`).
 
 use clap::Parser;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::{Pipeline, Runner};
-use dataflow_examples::money::Decimal;
 use dataflow_examples::nexmark::{self, Event, GeneratorConfig, cost, handwritten};
 use dataflow_examples::{DailySales, Sale};
 use hdrhistogram::Histogram;

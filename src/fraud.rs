@@ -1,6 +1,6 @@
 //! The article's stream processor: fraud detection over each user's transactions in event-time order.
 
-use crate::money::Decimal;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::*;
 use std::collections::VecDeque;
 
@@ -10,7 +10,7 @@ pub struct Transaction {
     /// Who paid.
     pub user_id: String,
     /// How much.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub amount: Decimal,
     /// When, in milliseconds since the Unix epoch.
     pub ts: u64,
@@ -24,7 +24,7 @@ pub struct Alert {
     /// The transaction's event time.
     pub ts: u64,
     /// The transaction's amount.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub amount: Decimal,
     /// `"amount"` or `"velocity"`.
     pub reason: String,

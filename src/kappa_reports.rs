@@ -3,7 +3,7 @@
 //! same event log, version 2 recomputes history from offset 0 and takes over the served view.
 
 use crate::Sale;
-use crate::money::Decimal;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::*;
 
 /// Sales and revenue of one product, all time.
@@ -14,7 +14,7 @@ pub struct ProductReport {
     /// Number of sales.
     pub sales: u64,
     /// Revenue.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub revenue: Decimal,
 }
 

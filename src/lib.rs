@@ -8,7 +8,6 @@ pub mod baseline;
 pub mod fraud;
 pub mod kappa_reports;
 pub mod log_schemas;
-pub mod money;
 pub mod nexmark;
 pub mod sales;
 pub mod windowed;

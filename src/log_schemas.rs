@@ -6,9 +6,9 @@
 //! version is read by today's pipelines through [`Schema::upgrade`]; a record written by a newer
 //! version than the reader knows is an error naming its offset.
 
-use crate::money::Decimal;
 use crate::{Line, Sale, TimedSale, Transaction};
 use chrono::NaiveDate;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::kappa::{DecodeError, Schema, upgrade_from};
 use serde::{Deserialize, Serialize};
 

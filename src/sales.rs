@@ -1,7 +1,7 @@
 //! The article's batch job: daily revenue and transaction count per product.
 
-use crate::money::Decimal;
 use chrono::NaiveDate;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::*;
 
 /// One sale: a CSV row `product,quantity,price,date` (`date` as `YYYY-MM-DD`, `price` a decimal).
@@ -12,7 +12,7 @@ pub struct Sale {
     /// How many.
     pub quantity: i64,
     /// Unit price.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub price: Decimal,
     /// The day of the sale.
     pub date: NaiveDate,
@@ -26,7 +26,7 @@ pub struct DailyTotal {
     /// The day.
     pub date: NaiveDate,
     /// Sum of quantity × price over the day's sales of the product.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub total_revenue: Decimal,
     /// Number of sales.
     pub transaction_count: u64,

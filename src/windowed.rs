@@ -1,6 +1,6 @@
 //! The article's speed layer: revenue per product in event-time windows.
 
-use crate::money::Decimal;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::*;
 
 /// One sale with its event time: a CSV row `product,quantity,price,ts` (`ts` in milliseconds).
@@ -11,7 +11,7 @@ pub struct TimedSale {
     /// How many.
     pub quantity: i64,
     /// Unit price.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub price: Decimal,
     /// When, in milliseconds since the Unix epoch.
     pub ts: u64,
@@ -27,7 +27,7 @@ pub struct WindowTotal {
     /// The first millisecond after the window.
     pub window_end: u64,
     /// Sum of quantity × price in the window.
-    #[serde(with = "crate::money")]
+    #[serde(with = "dataflow_core::decimal")]
     pub total_revenue: Decimal,
     /// Number of sales in the window.
     pub transaction_count: u64,

@@ -270,7 +270,7 @@ fn fraud_detection_agrees_in_every_mode() {
     let batch = run("fraud_detection", &args);
     let alerts = stdout(&batch);
     assert!(
-        alerts.contains(r#""user_id":"u1","ts":1764005000000,"amount":2500.0,"reason":"amount""#),
+        alerts.contains(r#""user_id":"u1","ts":1764005000000,"amount":2500.00,"reason":"amount""#),
         "{alerts}"
     );
     assert!(alerts.contains(r#""reason":"velocity""#), "{alerts}");

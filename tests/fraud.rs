@@ -2,9 +2,9 @@
 //! position) and checked one by one; the pipeline must agree in batch, in stream steps with the input
 //! shuffled within the out-of-orderness bound, and on two workers.
 
+use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::*;
 use dataflow_examples::fraud::{Alert, FraudDetection, History, Transaction};
-use dataflow_examples::money::Decimal;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

@@ -3,10 +3,10 @@
 //! is an error naming its offset, in the library and on the command line.
 
 use chrono::NaiveDate;
+use dataflow_core::decimal::Decimal;
 use dataflow_core::kappa::{self, EventLog, LogOptions, Schema};
 use dataflow_core::prelude::*;
 use dataflow_examples::log_schemas::SaleV1;
-use dataflow_examples::money::Decimal;
 use dataflow_examples::{DailySales, Sale};
 use std::path::PathBuf;
 use std::process::Command;

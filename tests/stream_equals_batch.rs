@@ -2,9 +2,9 @@
 //! brute-force oracle, consolidating a stream's changes (any split into steps) gives the batch output,
 //! and two workers give what one worker gives.
 
+use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::pipeline;
 use dataflow_core::{Change, Pipeline, Runner};
-use dataflow_examples::money::Decimal;
 use dataflow_examples::sales::{DailySales, DailyTotal, Sale};
 use dataflow_examples::words::{Line, WordCount, WordFrequency, words};
 use proptest::prelude::*;

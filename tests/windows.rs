@@ -368,7 +368,7 @@ fn an_idle_source_releases_the_watermark() {
 
 mod windowed_sales_example {
     use super::*;
-    use dataflow_examples::money::Decimal;
+    use dataflow_core::decimal::Decimal;
     use dataflow_examples::windowed::{TimedSale, WindowTotal, WindowedSales};
 
     const HOUR: u64 = 3_600_000;

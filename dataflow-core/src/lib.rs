@@ -79,6 +79,8 @@ pub mod accumulators;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
+#[cfg(feature = "decimal")]
+pub mod decimal;
 mod error;
 pub mod flow;
 pub mod io;
@@ -101,9 +103,12 @@ pub use error::{Error, StageFailure};
 pub use pipeline::{Inputs, IntoBatch, Pipeline, Share, Stream, Update};
 pub use record::{F64, Record, Rows, Stamp};
 pub use runtime::{Change, Cluster, Output, Runner, Running, Summary};
+pub use time::clock::Time;
 
 /// Everything a pipeline declaration and its runner need, in one import.
 pub mod prelude {
+    #[cfg(feature = "decimal")]
+    pub use crate::decimal::Decimal;
     pub use crate::pipeline::{Pipeline, Stream};
     pub use crate::record::{F64, Record, Rows};
     pub use crate::runtime::{Change, Cluster, Output, Runner, Running};

@@ -3,6 +3,7 @@
 
 use crate::context::Context;
 use crate::record::Record;
+use crate::time::clock::Time;
 use dataflow_plan::Plan;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::marker::PhantomData;
@@ -33,7 +34,7 @@ pub trait Pipeline: 'static {
     fn build<'scope>(
         ctx: &Context,
         inputs: <Self::Inputs as Inputs>::Collections<'scope>,
-    ) -> VecCollection<'scope, u64, Self::Output, isize>;
+    ) -> VecCollection<'scope, Time, Self::Output, isize>;
 
     /// The pipeline's version: the fingerprint of its plan.
     fn version() -> String {
@@ -82,16 +83,16 @@ pub trait Inputs: 'static {
     fn deal(
         batch: Self::Batch,
         next: &mut [u64],
-        at: u64,
+        at: Time,
         share: Share,
         workers: usize,
         chunk: usize,
         send: &mut dyn FnMut(usize, Self::Numbered) -> bool,
     ) -> bool;
     /// Creates the inputs in `scope`.
-    fn create<'scope>(scope: Scope<'scope, u64>) -> (Self::Handles, Self::Collections<'scope>);
+    fn create<'scope>(scope: Scope<'scope, Time>) -> (Self::Handles, Self::Collections<'scope>);
     /// Moves the inputs to `time`.
-    fn advance_to(handles: &mut Self::Handles, time: u64);
+    fn advance_to(handles: &mut Self::Handles, time: Time);
     /// Hands a chunk to the inputs (without copying its records).
     fn insert(handles: &mut Self::Handles, chunk: Self::Numbered);
 }
@@ -121,12 +122,12 @@ impl Share {
 }
 
 /// One update of a timely input: a numbered record at a time, with multiplicity +1.
-pub type Update<T> = ((T, u64), u64, isize);
+pub type Update<T> = ((T, u64), Time, isize);
 
 fn deal_vec<T>(
     records: Vec<T>,
     next: &mut u64,
-    at: u64,
+    at: Time,
     share: Share,
     workers: usize,
     chunk: usize,
@@ -174,8 +175,8 @@ macro_rules! tuple_inputs {
             const COUNT: usize = $count;
             type Batch = ($(Vec<$t>,)+);
             type Numbered = ($(Vec<Update<$t>>,)+);
-            type Handles = ($(InputHandle<u64, CapacityContainerBuilder<Vec<Update<$t>>>>,)+);
-            type Collections<'scope> = ($(VecCollection<'scope, u64, ($t, u64), isize>,)+);
+            type Handles = ($(InputHandle<Time, CapacityContainerBuilder<Vec<Update<$t>>>>,)+);
+            type Collections<'scope> = ($(VecCollection<'scope, Time, ($t, u64), isize>,)+);
 
             fn empty() -> Self::Batch {
                 ($(Vec::<$t>::new(),)+)
@@ -189,7 +190,7 @@ macro_rules! tuple_inputs {
             fn deal(
                 batch: Self::Batch,
                 next: &mut [u64],
-                at: u64,
+                at: Time,
                 share: Share,
                 workers: usize,
                 chunk: usize,
@@ -201,12 +202,12 @@ macro_rules! tuple_inputs {
                     send(worker, numbered)
                 }))+
             }
-            fn create<'scope>(scope: Scope<'scope, u64>) -> (Self::Handles, Self::Collections<'scope>) {
+            fn create<'scope>(scope: Scope<'scope, Time>) -> (Self::Handles, Self::Collections<'scope>) {
                 #[allow(non_snake_case)]
                 let ($($t,)+) = ($(scope.new_input::<Vec<Update<$t>>>(),)+);
                 (($($t.0,)+), ($($t.1.as_collection(),)+))
             }
-            fn advance_to(handles: &mut Self::Handles, time: u64) {
+            fn advance_to(handles: &mut Self::Handles, time: Time) {
                 $( if *handles.$i.time() < time { handles.$i.advance_to(time); } )+
             }
             fn insert(handles: &mut Self::Handles, mut chunk: Self::Numbered) {

@@ -96,7 +96,7 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
             fn build<'scope>(
                 _ctx: &::dataflow_core::Context,
                 _inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
-            ) -> ::dataflow_core::__private::VecCollection<'scope, u64, Self::Output, isize> {
+            ) -> ::dataflow_core::__private::VecCollection<'scope, ::dataflow_core::Time, Self::Output, isize> {
                 ::core::unreachable!("the pipeline declaration has errors")
             }
         }
@@ -153,7 +153,7 @@ fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
             fn build<'scope>(
                 __ctx: &::dataflow_core::Context,
                 __inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
-            ) -> ::dataflow_core::__private::VecCollection<'scope, u64, Self::Output, isize> {
+            ) -> ::dataflow_core::__private::VecCollection<'scope, ::dataflow_core::Time, Self::Output, isize> {
                 let (#(#input_names,)*) = __inputs;
                 #( let #input_names = ::dataflow_core::__private::Flow::input(__ctx, #input_names); )*
                 #( #bindings )*

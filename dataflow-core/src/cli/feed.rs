@@ -6,7 +6,7 @@ use crate::cli::{
 };
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
-use crate::io::{DeadLetterSink, FileSource, SourceStats};
+use crate::io::{DeadLetterSink, FileSource, LiveSource, Next, SourceStats};
 use crate::log::Schema;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
@@ -54,6 +54,7 @@ where
     let (mut late_out, late_name) = late_output(args)?;
     let runner = runner_of::<P>(args, cluster);
 
+    let stats;
     let output = match args.mode {
         Mode::Batch => {
             let mut records = Vec::new();
@@ -64,23 +65,40 @@ where
                     Err(_) => {}
                 }
             }
+            stats = source.stats();
             runner.batch(records)?
         }
         // (Replay mode returned above.)
         Mode::Stream | Mode::Replay => {
+            let may_wait = source.may_wait();
+            let mut live = LiveSource::new(source, may_wait);
             let mut running = runner.start()?;
             loop {
                 let mut step = Vec::with_capacity(args.step_size.min(STEP_CAPACITY));
-                let mut exhausted = true;
-                while let Some(item) = source.try_next()? {
-                    match item {
-                        Ok(record) => step.push(record),
-                        Err(letter) if leader => dead.write(&letter)?,
-                        Err(_) => {}
-                    }
-                    if step.len() == args.step_size {
-                        exhausted = false;
-                        break;
+                let mut ended = false;
+                loop {
+                    match live.try_next()? {
+                        Next::Item(Ok(record)) => {
+                            step.push(record);
+                            if step.len() == args.step_size {
+                                break;
+                            }
+                        }
+                        Next::Item(Err(letter)) if leader => dead.write(&letter)?,
+                        Next::Item(Err(_)) => {}
+                        // A live input has nothing more for now: the step ends here, and once its
+                        // output is out, what was written so far is made visible before waiting.
+                        Next::Waiting if !step.is_empty() => break,
+                        Next::Waiting => {
+                            out.flush().map_err(|e| Error::io(&out_name, e))?;
+                            late_out.flush().map_err(|e| Error::io(&late_name, e))?;
+                            dead.flush()?;
+                            live.wait();
+                        }
+                        Next::End => {
+                            ended = true;
+                            break;
+                        }
                     }
                 }
                 if !step.is_empty() {
@@ -95,10 +113,11 @@ where
                         args.late.is_none(),
                     )?;
                 }
-                if exhausted {
+                if ended {
                     break;
                 }
             }
+            stats = live.stats();
             running.finish()?
         }
     };
@@ -118,7 +137,7 @@ where
             "{}",
             summary_line::<P>(
                 args,
-                source.stats(),
+                stats,
                 &dead,
                 output.summary.late_records,
                 &output_counts(&output.records),

@@ -24,7 +24,7 @@
 //! * `--mode batch` (default) reads the whole input, runs it as one batch and prints the result as JSON
 //!   Lines. `--mode stream` reads the input record by record as an unbounded source, `--step-size`
 //!   records per step, and at the end prints the same consolidated result; with `--changes` it prints
-//!   every output change instead, as `{"record": .., "time": step, "diff": ±n}`.
+//!   every output change instead, as `{"record": .., "watermark": ms, "step": n, "diff": ±n}`.
 //! * `ingest` appends the input's records to the event log in `--log DIR` (created if needed), each with
 //!   its event time when the pipeline has an `event_time` stage (the ingestion time otherwise), and
 //!   prints how many records the log acknowledged. `--mode replay --log DIR` then feeds the pipeline

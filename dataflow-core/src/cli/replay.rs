@@ -35,6 +35,15 @@ impl ReplayOut {
         }
     }
 
+    /// Makes what was written visible to readers (no fsync): live output while following.
+    fn flush(&mut self) -> Result<(), Error> {
+        match self {
+            ReplayOut::Changes(sink) => sink.flush(),
+            ReplayOut::Stdout(out) => out.flush().map_err(|e| Error::io("stdout", e)),
+            ReplayOut::Buffer(..) => Ok(()),
+        }
+    }
+
     /// Makes what was written durable; returns the sink's length for a checkpoint.
     fn sync(&mut self) -> Result<u64, Error> {
         match self {
@@ -130,6 +139,7 @@ where
         late_out,
         late_name,
         since_checkpoint: 0,
+        following: false,
     };
     let follow = args.follow.then_some(Follow {
         poll: args.idle_timeout,
@@ -214,6 +224,20 @@ struct ReplayCli<'a> {
     late_out: Box<dyn Write>,
     late_name: String,
     since_checkpoint: u64,
+    /// Following the tail: every step's output is flushed, as the next read may wait for appends.
+    following: bool,
+}
+
+impl ReplayCli<'_> {
+    /// Makes the output so far visible before the replay waits for the log.
+    fn flush(&mut self) -> Result<(), Error> {
+        if self.leader {
+            self.out.flush()?;
+        }
+        self.late_out
+            .flush()
+            .map_err(|e| Error::io(&self.late_name, e))
+    }
 }
 
 impl<P, I> ReplayHooks<P, I, EventLog> for ReplayCli<'_>
@@ -244,6 +268,17 @@ where
             replay.checkpoint(sink).save(path)?;
             self.since_checkpoint = 0;
         }
+        if self.following {
+            self.flush()?;
+        }
+        Ok(Control::Continue)
+    }
+
+    fn at_head(&mut self, _replay: &mut Replay<P, I>) -> Result<Control, Error> {
+        self.following = self.args.follow;
+        if self.following {
+            self.flush()?;
+        }
         Ok(Control::Continue)
     }
 
@@ -255,6 +290,7 @@ where
         if self.args.changes && self.leader {
             self.out.write_changes(&changes)?;
         }
+        self.flush()?;
         Ok(Control::Continue)
     }
 }

@@ -27,6 +27,7 @@ use crate::operators::fused::{
 };
 use crate::operators::hash_aggregate::hash_aggregate;
 use crate::record::{F64, Record, Rows};
+use crate::time::clock::Time;
 use crate::user_code::catch_user;
 use differential_dataflow::VecCollection;
 
@@ -160,14 +161,14 @@ pub use timed::{TimedFlow, Windowed};
 /// A differential collection of `D` followed by the not-yet-built stateless stages `S`.
 pub struct Flow<'scope, D: Record, S = Identity> {
     ctx: Context,
-    collection: VecCollection<'scope, u64, D, isize>,
+    collection: VecCollection<'scope, Time, D, isize>,
     stages: S,
     first_stage: Option<usize>,
 }
 
 impl<'scope, D: Record> Flow<'scope, D, Identity> {
     /// A flow over `collection`.
-    pub fn new(ctx: &Context, collection: VecCollection<'scope, u64, D, isize>) -> Self {
+    pub fn new(ctx: &Context, collection: VecCollection<'scope, Time, D, isize>) -> Self {
         Flow {
             ctx: ctx.clone(),
             collection,
@@ -179,7 +180,7 @@ impl<'scope, D: Record> Flow<'scope, D, Identity> {
 
 impl<'scope, A: Record> Flow<'scope, (A, u64), Unsequence> {
     /// A flow over a pipeline input, whose records the runner numbered with their input position.
-    pub fn input(ctx: &Context, collection: VecCollection<'scope, u64, (A, u64), isize>) -> Self {
+    pub fn input(ctx: &Context, collection: VecCollection<'scope, Time, (A, u64), isize>) -> Self {
         Flow {
             ctx: ctx.clone(),
             collection,
@@ -188,7 +189,7 @@ impl<'scope, A: Record> Flow<'scope, (A, u64), Unsequence> {
         }
     }
 
-    pub(crate) fn into_parts(self) -> (Context, VecCollection<'scope, u64, (A, u64), isize>) {
+    pub(crate) fn into_parts(self) -> (Context, VecCollection<'scope, Time, (A, u64), isize>) {
         (self.ctx, self.collection)
     }
 }
@@ -222,7 +223,7 @@ impl<'scope, D: Record, S: Stage<D>> Flow<'scope, D, S> {
     }
 
     /// Builds the pending stateless stages into one operator and returns the resulting collection.
-    pub fn collection(self) -> VecCollection<'scope, u64, S::Out, isize>
+    pub fn collection(self) -> VecCollection<'scope, Time, S::Out, isize>
     where
         S::Out: Record,
     {

@@ -20,6 +20,7 @@ use crate::operators::fused::{
 use crate::operators::keyed_scan::keyed_scan;
 use crate::operators::window_aggregate::window_aggregate;
 use crate::record::{F64, Record, Stamp};
+use crate::time::clock::Time;
 use crate::time::{TimeWindow, Window};
 use differential_dataflow::VecCollection;
 
@@ -43,7 +44,7 @@ impl<'scope, A: Record> Flow<'scope, (A, u64), Unsequence> {
 /// A stream whose records carry their event time. See the [module docs](self).
 pub struct TimedFlow<'scope, D: Record, S> {
     ctx: Context,
-    collection: VecCollection<'scope, u64, D, isize>,
+    collection: VecCollection<'scope, Time, D, isize>,
     stages: S,
     first_stage: usize,
 }
@@ -71,7 +72,7 @@ impl<'scope, D: Record, T, S: Stage<D, Out = (T, Stamp)>> TimedFlow<'scope, D, S
 
     stateless_stages!(TimedFlow, T, Lift, Lift);
 
-    fn stamped(self) -> VecCollection<'scope, u64, (T, Stamp), isize>
+    fn stamped(self) -> VecCollection<'scope, Time, (T, Stamp), isize>
     where
         T: Record,
     {
@@ -80,7 +81,7 @@ impl<'scope, D: Record, T, S: Stage<D, Out = (T, Stamp)>> TimedFlow<'scope, D, S
     }
 
     /// The records without their stamps.
-    pub fn collection(self) -> VecCollection<'scope, u64, T, isize>
+    pub fn collection(self) -> VecCollection<'scope, Time, T, isize>
     where
         T: Record,
     {
@@ -138,7 +139,7 @@ pub struct Windowed<'scope, K: Record, V: Record> {
     ctx: Context,
     id: usize,
     spec: Window,
-    collection: VecCollection<'scope, u64, ((K, V), Stamp), isize>,
+    collection: VecCollection<'scope, Time, ((K, V), Stamp), isize>,
 }
 
 impl<'scope, K: Record, V: Record> Windowed<'scope, K, V> {

@@ -15,7 +15,7 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T, name: &str) -> R
     out.write_all(b"\n").map_err(|e| Error::io(name, e))
 }
 
-/// Writes every change as `{"record": .., "time": .., "diff": ..}`.
+/// Writes every change as `{"record": .., "watermark": .., "step": .., "diff": ..}`.
 pub fn write_changes<O: Serialize>(
     out: &mut dyn Write,
     changes: &[Change<O>],

@@ -4,8 +4,10 @@
 mod dead_letter;
 mod format;
 pub mod jsonl;
+mod live;
 mod source;
 
 pub use dead_letter::{DeadLetter, DeadLetterSink};
 pub use format::Format;
+pub use live::{LiveSource, Next};
 pub use source::{FileSource, SourceStats};

@@ -59,6 +59,8 @@ pub struct FileSource<T> {
     path: String,
     lines: Lines,
     stats: SourceStats,
+    /// The input is a FIFO, a pipe or a device: a read can wait for a writer.
+    may_wait: bool,
     /// Set once reading failed as a whole: nothing more is read.
     failed: bool,
     error: Option<Error>,
@@ -97,10 +99,11 @@ impl<T: DeserializeOwned> FileSource<T> {
                 ),
             ));
         }
-        Self::from_file(path, file, format)
+        let may_wait = !metadata.is_file();
+        Self::from_file(path, file, format, may_wait)
     }
 
-    fn from_file(path: &Path, file: File, format: Format) -> Result<Self, Error> {
+    fn from_file(path: &Path, file: File, format: Format, may_wait: bool) -> Result<Self, Error> {
         let reader = BufReader::with_capacity(1 << 16, file);
         let lines = match format {
             Format::Csv => {
@@ -134,6 +137,7 @@ impl<T: DeserializeOwned> FileSource<T> {
             path: path.display().to_string(),
             lines,
             stats: SourceStats::default(),
+            may_wait,
             failed: false,
             error: None,
             _record: PhantomData,
@@ -160,6 +164,11 @@ impl<T: DeserializeOwned> FileSource<T> {
     /// The error that ended iteration (see [`FileSource::try_next`]), if any; taken once.
     pub fn take_error(&mut self) -> Option<Error> {
         self.error.take()
+    }
+
+    /// Whether a read can wait for a writer (a FIFO, a pipe, a device), unlike a regular file's.
+    pub fn may_wait(&self) -> bool {
+        self.may_wait
     }
 
     /// The counts so far.
@@ -497,14 +506,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Reading a directory opened as a file fails on every read: one error, then the end.
         let file = File::open(dir.path()).unwrap();
-        let mut source = FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl).unwrap();
+        let mut source =
+            FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl, false).unwrap();
         let error = source.try_next().expect_err("an I/O error");
         assert!(matches!(error, Error::Io { .. }), "{error}");
         assert!(error.to_string().contains("line 1"), "{error}");
         assert!(source.try_next().unwrap().is_none());
         assert_eq!(source.stats(), SourceStats::default());
         let file = File::open(dir.path()).unwrap();
-        let mut source = FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl).unwrap();
+        let mut source =
+            FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl, false).unwrap();
         assert!(source.next().is_none());
         assert!(matches!(source.take_error(), Some(Error::Io { .. })));
     }

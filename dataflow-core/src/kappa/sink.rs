@@ -65,6 +65,11 @@ impl FileSink {
         self.len == 0
     }
 
+    /// Hands what is buffered to the operating system, so that readers of the file see it (no fsync).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(|e| Error::io(&self.path, e))
+    }
+
     /// Flushes the buffer and the file to disk; returns the durable length, for a checkpoint.
     pub fn sync(&mut self) -> Result<u64, Error> {
         self.out.flush().map_err(|e| Error::io(&self.path, e))?;

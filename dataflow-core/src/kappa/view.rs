@@ -219,8 +219,9 @@ impl<K: Ord + Clone, V: PartialEq + Clone, Pos: Position> ServedView<K, V, Pos> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::clock::Time;
 
-    fn change(record: (&'static str, u64), time: u64, diff: isize) -> Change<(&'static str, u64)> {
+    fn change(record: (&'static str, u64), time: Time, diff: isize) -> Change<(&'static str, u64)> {
         Change { record, time, diff }
     }
 

@@ -9,6 +9,7 @@
 
 use crate::context::Context;
 use crate::record::{Record, Stamp};
+use crate::time::clock::Time;
 use crate::user_code::catch_user;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::cell::Cell;
@@ -28,9 +29,9 @@ pub trait Stage<I>: 'static {
     fn build<'scope>(
         self,
         ctx: Context,
-        input: VecCollection<'scope, u64, I, isize>,
+        input: VecCollection<'scope, Time, I, isize>,
         name: &str,
-    ) -> VecCollection<'scope, u64, Self::Out, isize>
+    ) -> VecCollection<'scope, Time, Self::Out, isize>
     where
         Self: Sized,
         I: Record,
@@ -55,9 +56,9 @@ impl<I: 'static> Stage<I> for Identity {
     fn build<'scope>(
         self,
         _ctx: Context,
-        input: VecCollection<'scope, u64, I, isize>,
+        input: VecCollection<'scope, Time, I, isize>,
         _name: &str,
-    ) -> VecCollection<'scope, u64, I, isize> {
+    ) -> VecCollection<'scope, Time, I, isize> {
         input
     }
 }
@@ -178,16 +179,16 @@ closure_stages! {
 /// Builds `stages` into one timely operator over `collection`.
 fn fuse<'scope, I: Record, S: Stage<I>>(
     ctx: Context,
-    collection: VecCollection<'scope, u64, I, isize>,
+    collection: VecCollection<'scope, Time, I, isize>,
     mut stages: S,
     name: &str,
-) -> VecCollection<'scope, u64, S::Out, isize>
+) -> VecCollection<'scope, Time, S::Out, isize>
 where
     S::Out: Record,
 {
     collection
         .inner
-        .unary::<CapacityContainerBuilder<Vec<(S::Out, u64, isize)>>, _, _, _>(
+        .unary::<CapacityContainerBuilder<Vec<(S::Out, Time, isize)>>, _, _, _>(
             Pipeline,
             name,
             move |_capability, _info| {

@@ -16,6 +16,7 @@ use crate::accumulators::Accumulator;
 use crate::context::Context;
 use crate::operators::keyed::{Emitter, Group, KeyedState, keyed_operator};
 use crate::record::{HashMap, Record};
+use crate::time::clock::Time;
 use differential_dataflow::{Hashable, VecCollection};
 use std::marker::PhantomData;
 use timely::dataflow::operators::Capability;
@@ -36,7 +37,7 @@ where
     type Out = (K, A::Output);
 
     #[inline]
-    fn apply(&mut self, (key, value): (K, V), diff: isize, _capability: &Capability<u64>) {
+    fn apply(&mut self, (key, value): (K, V), diff: isize, _capability: &Capability<Time>) {
         let group = match self.groups.get_mut(&key) {
             Some(group) => group,
             None => self.groups.entry(key.clone()).or_default(),
@@ -49,7 +50,7 @@ where
     }
 
     /// Emits, for every key changed in the time, the retraction of its old result and its new result.
-    fn emit(&mut self, capability: &Capability<u64>, output: &mut Emitter<'_, Self::Out>) {
+    fn emit(&mut self, capability: &Capability<Time>, output: &mut Emitter<'_, Self::Out>) {
         let time = *capability.time();
         let mut session = output.session(capability);
         for key in self.dirty.drain(..) {
@@ -75,9 +76,9 @@ where
 pub(crate) fn hash_aggregate<'scope, K: Record, V: Record, A: Accumulator<V>>(
     ctx: &Context,
     id: usize,
-    input: VecCollection<'scope, u64, (K, V), isize>,
+    input: VecCollection<'scope, Time, (K, V), isize>,
     acc: A,
-) -> VecCollection<'scope, u64, (K, A::Output), isize>
+) -> VecCollection<'scope, Time, (K, A::Output), isize>
 where
     A::Output: Record,
 {

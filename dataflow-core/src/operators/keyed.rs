@@ -15,6 +15,7 @@
 
 use crate::context::Context;
 use crate::record::Record;
+use crate::time::clock::Time;
 use crate::user_code::catch_user;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 
 /// The output handle a [`KeyedState`] emits its changes to.
 pub(crate) type Emitter<'a, O> =
-    OutputBuilderSession<'a, u64, CapacityContainerBuilder<Vec<(O, u64, isize)>>>;
+    OutputBuilderSession<'a, Time, CapacityContainerBuilder<Vec<(O, Time, isize)>>>;
 
 /// The state logic of a keyed operator, driven by [`keyed_operator`].
 pub(crate) trait KeyedState: 'static {
@@ -36,19 +37,19 @@ pub(crate) trait KeyedState: 'static {
 
     /// Applies one update that arrived at the logical time of `capability`. User code runs here;
     /// a panic is caught by the driver, reported with the operator's stage, and the next update goes on.
-    fn apply(&mut self, record: Self::In, diff: isize, capability: &Capability<u64>);
+    fn apply(&mut self, record: Self::In, diff: isize, capability: &Capability<Time>);
 
     /// The logical time of `capability` is complete: emits the changes its updates made, at that time.
-    fn emit(&mut self, _capability: &Capability<u64>, _output: &mut Emitter<'_, Self::Out>) {}
+    fn emit(&mut self, _capability: &Capability<Time>, _output: &mut Emitter<'_, Self::Out>) {}
 
     /// Event time moved: the input frontier is now `frontier` (`None` once the input has ended), or the
     /// updates of logical time `frontier` are about to be applied. Releases (and emits) what that
     /// completes, such as closed windows.
-    fn advance(&mut self, _frontier: Option<u64>, _output: &mut Emitter<'_, Self::Out>) {}
+    fn advance(&mut self, _frontier: Option<Time>, _output: &mut Emitter<'_, Self::Out>) {}
 }
 
 /// Updates of a later time, with the capability to emit at that time.
-type Pending<D> = (Capability<u64>, Vec<(D, isize)>);
+type Pending<D> = (Capability<Time>, Vec<(D, isize)>);
 
 /// Applies `updates` to `state`, reporting every panic of user code with stage `id` and going on with
 /// the next update.
@@ -57,7 +58,7 @@ fn apply_all<S: KeyedState>(
     ctx: &Context,
     id: usize,
     updates: &mut impl Iterator<Item = (S::In, isize)>,
-    capability: &Capability<u64>,
+    capability: &Capability<Time>,
 ) {
     while let Err(payload) = catch_user(|| {
         for (record, diff) in &mut *updates {
@@ -73,26 +74,26 @@ fn apply_all<S: KeyedState>(
 pub(crate) fn keyed_operator<'scope, S: KeyedState>(
     ctx: &Context,
     id: usize,
-    input: VecCollection<'scope, u64, S::In, isize>,
+    input: VecCollection<'scope, Time, S::In, isize>,
     route: impl Fn(&S::In) -> u64 + 'static,
     mut state: S,
-) -> VecCollection<'scope, u64, S::Out, isize> {
+) -> VecCollection<'scope, Time, S::Out, isize> {
     let name = ctx.operator_name(id);
     let ctx = ctx.clone();
-    let pact = Exchange::new(move |(record, _time, _diff): &(S::In, u64, isize)| route(record));
+    let pact = Exchange::new(move |(record, _time, _diff): &(S::In, Time, isize)| route(record));
     input
         .inner
-        .unary_frontier::<CapacityContainerBuilder<Vec<(S::Out, u64, isize)>>, _, _, _>(
+        .unary_frontier::<CapacityContainerBuilder<Vec<(S::Out, Time, isize)>>, _, _, _>(
             pact,
             &name,
             move |_capability, _info| {
                 // The least open time, whose updates are applied as they arrive.
-                let mut open: Option<Capability<u64>> = None;
+                let mut open: Option<Capability<Time>> = None;
                 // Later times, buffered until they become the least open time.
-                let mut pending: BTreeMap<u64, Pending<S::In>> = BTreeMap::new();
+                let mut pending: BTreeMap<Time, Pending<S::In>> = BTreeMap::new();
                 move |(input, frontier), output| {
                     let least = frontier.frontier().iter().next().copied();
-                    let complete = |time: u64| least.is_none_or(|least| time < least);
+                    let complete = |time: Time| least.is_none_or(|least| time < least);
                     // The open time is done: emit its changes.
                     if let Some(capability) = open.take_if(|cap| complete(*cap.time())) {
                         state.emit(&capability, output);

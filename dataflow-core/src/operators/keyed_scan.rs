@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::operators::keyed::{Emitter, KeyedState, keyed_operator};
 use crate::record::{HashMap, Record, Stamp};
 use crate::time::clock;
+use crate::time::clock::Time;
 use crate::user_code::catch_user;
 use differential_dataflow::{Hashable, VecCollection};
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ struct Scan<K, V, St, O, F> {
     buffer: BTreeMap<Stamp, Buffered<K, V>>,
     /// While records are buffered, a capability at (at most) the input frontier, to emit their
     /// outputs once the watermark passes them.
-    hold: Option<Capability<u64>>,
+    hold: Option<Capability<Time>>,
     emitted: Vec<O>,
 }
 
@@ -44,7 +45,7 @@ where
         &mut self,
         ((key, value), stamp): Self::In,
         diff: isize,
-        capability: &Capability<u64>,
+        capability: &Capability<Time>,
     ) {
         let time = *capability.time();
         let arrival = clock::watermark(time);
@@ -62,7 +63,7 @@ where
         }
     }
 
-    fn advance(&mut self, frontier: Option<u64>, output: &mut Emitter<'_, O>) {
+    fn advance(&mut self, frontier: Option<Time>, output: &mut Emitter<'_, O>) {
         let watermark = frontier.map(clock::watermark);
         let lateness = self.lateness;
         let ready =
@@ -118,11 +119,11 @@ where
 pub(crate) fn keyed_scan<'scope, K: Record, V: Record, St, O, F>(
     ctx: &Context,
     id: usize,
-    input: VecCollection<'scope, u64, ((K, V), Stamp), isize>,
+    input: VecCollection<'scope, Time, ((K, V), Stamp), isize>,
     lateness: u64,
     init: St,
     f: F,
-) -> VecCollection<'scope, u64, O, isize>
+) -> VecCollection<'scope, Time, O, isize>
 where
     St: Clone + 'static,
     O: Record,

@@ -7,6 +7,7 @@ use crate::accumulators::Accumulator;
 use crate::context::Context;
 use crate::operators::keyed::{Emitter, Group, KeyedState, keyed_operator};
 use crate::record::{HashMap, Record, Stamp};
+use crate::time::clock::Time;
 use crate::time::{Emit, TimeWindow, Window, WindowKind, clock};
 use differential_dataflow::{Hashable, VecCollection};
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ struct Windows<K, V, A: Accumulator<V>> {
     /// Keys with a window that closes at a given watermark.
     closing: BTreeMap<u64, Vec<K>>,
     /// Capabilities at the logical times final results are emitted at.
-    close_caps: BTreeMap<u64, Capability<u64>>,
+    close_caps: BTreeMap<Time, Capability<Time>>,
     /// Final results of closed windows, grouped by the time they are emitted at.
     closed: Closed<K, A::Output>,
     ctx: Context,
@@ -58,8 +59,8 @@ where
         value: &V,
         stamp: Stamp,
         diff: isize,
-        time: u64,
-        capability: &Capability<u64>,
+        time: Time,
+        capability: &Capability<Time>,
     ) -> Applied {
         let arrival = clock::watermark(time);
         let spec = self.spec;
@@ -300,7 +301,7 @@ where
         &mut self,
         ((key, value), stamp): Self::In,
         diff: isize,
-        capability: &Capability<u64>,
+        capability: &Capability<Time>,
     ) {
         let time = *capability.time();
         if let Applied::Late = self.apply_record(&key, &value, stamp, diff, time, capability) {
@@ -309,30 +310,30 @@ where
         }
     }
 
-    fn emit(&mut self, capability: &Capability<u64>, output: &mut Emitter<'_, Self::Out>) {
+    fn emit(&mut self, capability: &Capability<Time>, output: &mut Emitter<'_, Self::Out>) {
         let time = *capability.time();
         let mut session = output.session(capability);
         self.emit_changes(|record, diff| session.give((record, time, diff)));
     }
 
-    fn advance(&mut self, frontier: Option<u64>, output: &mut Emitter<'_, Self::Out>) {
+    fn advance(&mut self, frontier: Option<Time>, output: &mut Emitter<'_, Self::Out>) {
         self.close_until(frontier.map(clock::watermark));
         self.flush_closed(output);
     }
 }
 
 /// Final results of closed windows, with the capability of the time each group is emitted at.
-type Closed<K, O> = Vec<(Capability<u64>, Vec<((K, TimeWindow), O)>)>;
+type Closed<K, O> = Vec<(Capability<Time>, Vec<((K, TimeWindow), O)>)>;
 
 /// Aggregates `acc` per key and window of `input`, exchanging records by key. Outputs
 /// `((key, window), result)`; late records go to the context's late side output.
 pub(crate) fn window_aggregate<'scope, K: Record, V: Record, A: Accumulator<V>>(
     ctx: &Context,
     id: usize,
-    input: VecCollection<'scope, u64, ((K, V), Stamp), isize>,
+    input: VecCollection<'scope, Time, ((K, V), Stamp), isize>,
     spec: Window,
     acc: A,
-) -> VecCollection<'scope, u64, ((K, TimeWindow), A::Output), isize>
+) -> VecCollection<'scope, Time, ((K, TimeWindow), A::Output), isize>
 where
     A::Output: Record,
 {

@@ -3,19 +3,48 @@
 
 use crate::context::LateRecord;
 use crate::record::consolidate;
+use crate::time::clock::{self, Time};
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 use std::time::Duration;
 
 /// One change of a pipeline's output: `record` gained (`diff > 0`) or lost (`diff < 0`) `diff` copies
 /// at logical `time`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+///
+/// Written as JSON (`--changes`) as `{"record": .., "watermark": ms, "step": n, "diff": ..}`: the
+/// watermark in the user's milliseconds (0 for pipelines without event time) and the step taken at it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Change<O> {
     /// The output record.
     pub record: O,
-    /// The logical time (the step) of the change.
-    pub time: u64,
+    /// The logical time of the change (see [`crate::time::clock`]).
+    pub time: Time,
     /// How many copies were added (positive) or removed (negative).
     pub diff: isize,
+}
+
+impl<O> Change<O> {
+    /// The watermark (event time, ms) at which the change happened; 0 without event time.
+    pub fn watermark(&self) -> u64 {
+        clock::watermark(self.time)
+    }
+
+    /// The step at [`Change::watermark`] that produced the change (for pipelines without event time,
+    /// the step of the whole run).
+    pub fn step(&self) -> u64 {
+        clock::substep(self.time)
+    }
+}
+
+impl<O: Serialize> Serialize for Change<O> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut change = serializer.serialize_struct("Change", 4)?;
+        change.serialize_field("record", &self.record)?;
+        change.serialize_field("watermark", &self.watermark())?;
+        change.serialize_field("step", &self.step())?;
+        change.serialize_field("diff", &self.diff)?;
+        change.end()
+    }
 }
 
 /// What a finished run produced.
@@ -63,8 +92,8 @@ pub struct Summary {
 }
 
 /// Consolidates raw output updates into changes sorted by time, then record, without zeros.
-pub(crate) fn consolidate_changes<O: Ord>(updates: Vec<(O, u64, isize)>) -> Vec<Change<O>> {
-    let mut keyed: Vec<((u64, O), isize)> = updates
+pub(crate) fn consolidate_changes<O: Ord>(updates: Vec<(O, Time, isize)>) -> Vec<Change<O>> {
+    let mut keyed: Vec<((Time, O), isize)> = updates
         .into_iter()
         .map(|(record, time, diff)| ((time, record), diff))
         .collect();
@@ -95,7 +124,7 @@ impl<O> Default for Consolidated<O> {
 impl<O: Ord> Consolidated<O> {
     /// Adds a step's raw output updates, consolidated once when the view is read (a batch run reads it
     /// once, at the end: one sort, as a hand-written job does).
-    pub(crate) fn add(&mut self, updates: Vec<(O, u64, isize)>) {
+    pub(crate) fn add(&mut self, updates: Vec<(O, Time, isize)>) {
         self.pending.extend(
             updates
                 .into_iter()

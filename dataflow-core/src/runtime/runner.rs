@@ -42,6 +42,7 @@ use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
 use crate::runtime::cluster::Cluster;
 use crate::runtime::output::{Change, Consolidated, Output, Summary, consolidate_changes};
 use crate::runtime::worker::{CHUNK, Event, Feed, run_worker};
+use crate::time::clock::Time;
 use crate::time::{WindowOverrides, clock};
 use crate::user_code::catch_user;
 use dataflow_plan::{Plan, StageKind};
@@ -217,7 +218,7 @@ pub struct Running<P: Pipeline> {
     events: Receiver<Event<P::Output>>,
     guards: Option<WorkerGuards<()>>,
     /// The inputs' current logical time.
-    time: u64,
+    time: Time,
     /// Event-time pipelines: the watermark, ms.
     watermark: u64,
     max_seen: Option<u64>,
@@ -426,7 +427,7 @@ impl<P: Pipeline> Running<P> {
     }
 
     /// Consolidates a step's raw output into its changes, adding them to the consolidated output.
-    fn absorb(&mut self, changes: Vec<(P::Output, u64, isize)>) -> Vec<Change<P::Output>> {
+    fn absorb(&mut self, changes: Vec<(P::Output, Time, isize)>) -> Vec<Change<P::Output>> {
         let out = consolidate_changes(changes);
         if self.keep_output {
             self.output

@@ -3,6 +3,7 @@
 
 use crate::context::Context;
 use crate::pipeline::{Inputs, Pipeline};
+use crate::time::clock::Time;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::ProbeHandle;
@@ -13,9 +14,9 @@ use timely::dataflow::operators::{Exchange, Probe};
 /// What the runner tells a worker.
 pub(crate) enum Feed<B> {
     /// Insert `batch` at logical time `at`.
-    Insert { at: u64, batch: B },
+    Insert { at: Time, batch: B },
     /// Advance the inputs to `until` and run until the output is complete up to it.
-    Advance { until: u64 },
+    Advance { until: Time },
     /// The input is closed: finish.
     End,
 }
@@ -30,9 +31,9 @@ pub(crate) const CHUNK: usize = 1 << 12;
 /// What a worker tells the runner.
 pub(crate) enum Event<O> {
     /// Output updates of the pipeline.
-    Changes(Vec<(O, u64, isize)>),
+    Changes(Vec<(O, Time, isize)>),
     /// The output is complete up to this logical time.
-    Done(u64),
+    Done(Time),
     /// The workers finished.
     Finished,
 }
@@ -46,9 +47,9 @@ pub(crate) fn run_worker<P: Pipeline>(
     leader: bool,
     cluster: bool,
 ) {
-    let probe = ProbeHandle::<u64>::new();
+    let probe = ProbeHandle::<Time>::new();
     let capture = events.clone();
-    let mut handles = worker.dataflow::<u64, _, _>(|scope| {
+    let mut handles = worker.dataflow::<Time, _, _>(|scope| {
         let (handles, collections) = <P::Inputs as Inputs>::create(scope);
         let output = P::build(ctx, collections).inner;
         // The runner's process collects the output. Workers of one process send theirs straight to
