@@ -198,3 +198,100 @@ fn replay_usage_errors_are_reported() {
         .unwrap();
     assert!(stderr(&output).contains("--mode replay needs --log DIR"));
 }
+
+#[test]
+fn a_restart_with_other_settings_is_refused_before_any_file_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    ingest("daily_sales", "examples/data/sales.csv", &log);
+    let log = log.to_str().unwrap().to_string();
+    let checkpoint = dir.path().join("run.checkpoint");
+    let checkpoint = checkpoint.to_str().unwrap().to_string();
+    let changes = dir.path().join("changes.jsonl");
+    let changes = changes.to_str().unwrap().to_string();
+    let base = [
+        "--mode",
+        "replay",
+        "--log",
+        &log,
+        "--step-size",
+        "5",
+        "--checkpoint",
+        &checkpoint,
+        "--checkpoint-every",
+        "1",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let first = run_args("daily_sales", &with(&["--changes", "--output", &changes]));
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // An unrelated file of the user's, longer than the checkpointed output.
+    let other = dir.path().join("precious.jsonl");
+    let precious = "keep me\n".repeat(10_000);
+    std::fs::write(&other, &precious).unwrap();
+    let other = other.to_str().unwrap().to_string();
+    let refused = run_args("daily_sales", &with(&["--changes", "--output", &other]));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--output:"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), precious);
+
+    // Another mode, other flags that shape the output, another file under the same name.
+    for extra in [
+        vec!["--output", changes.as_str()],
+        vec![
+            "--changes",
+            "--output",
+            changes.as_str(),
+            "--window",
+            "tumbling:1h",
+        ],
+    ] {
+        let refused = run_args("daily_sales", &with(&extra));
+        assert!(!refused.status.success(), "{extra:?}");
+        assert!(
+            stderr(&refused).contains("other settings"),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    // A copy put in its place (while the original still exists, so it is surely another file).
+    let written = std::fs::read(&changes).unwrap();
+    let copy = format!("{changes}.copy");
+    std::fs::write(&copy, &written).unwrap();
+    std::fs::rename(&copy, &changes).unwrap();
+    let replaced = run_args("daily_sales", &with(&["--changes", "--output", &changes]));
+    assert!(!replaced.status.success());
+    assert!(
+        stderr(&replaced).contains("output file:"),
+        "{}",
+        stderr(&replaced)
+    );
+    assert_eq!(std::fs::read(&changes).unwrap(), written);
+
+    // Another pipeline's checkpoint names the pipeline that wrote it.
+    let windowed = run_args(
+        "windowed_sales",
+        &with(&["--changes", "--output", &changes]),
+    );
+    assert!(!windowed.status.success());
+    let message = stderr(&windowed);
+    assert!(
+        message.contains("written by daily_sales version"),
+        "{message}"
+    );
+    assert!(!message.contains("damaged"), "{message}");
+}
+
+fn run_args(name: &str, args: &[String]) -> Output {
+    Command::new(example(name))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}

@@ -145,6 +145,9 @@ pub struct IngestArgs {
     /// Records per commit (each commit is flushed to disk before it is acknowledged).
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// Continue an interrupted ingest of the same input: skip what the log already acknowledged.
+    #[arg(long)]
+    pub resume: bool,
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,

@@ -62,6 +62,52 @@ impl ReplayOut {
     }
 }
 
+/// What a replay's output depends on besides the pipeline's version, as a checkpoint records it: the
+/// log, the output (its path and, once it exists, which file it is), the mode and the flags that
+/// shape the output. A restart with any of them different is refused before it touches the output.
+fn settings(args: &Args, log: &Path) -> Vec<(String, String)> {
+    let absolute = |path: &Path| {
+        std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let output = args
+        .output
+        .as_deref()
+        .map_or("stdout".to_string(), absolute);
+    let mut settings = vec![
+        ("log".to_string(), absolute(log)),
+        ("--output".to_string(), output),
+        ("--changes".to_string(), args.changes.to_string()),
+        ("--window".to_string(), format!("{:?}", args.window)),
+        ("--emit".to_string(), format!("{:?}", args.emit)),
+        ("--max-delay".to_string(), format!("{:?}", args.max_delay)),
+        ("--lateness".to_string(), format!("{:?}", args.lateness)),
+    ];
+    if let Some(path) = &args.output
+        && args.changes
+    {
+        settings.push(("output file".to_string(), file_identity(path)));
+    }
+    settings
+}
+
+/// Which file `path` is: device and inode on Unix (a file replaced under the same name is another
+/// file), its length elsewhere; `missing` when there is none.
+fn file_identity(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        #[cfg(unix)]
+        Ok(metadata) => {
+            use std::os::unix::fs::MetadataExt;
+            format!("device {} inode {}", metadata.dev(), metadata.ino())
+        }
+        #[cfg(not(unix))]
+        Ok(_) => "present".to_string(),
+        Err(_) => "missing".to_string(),
+    }
+}
+
 /// `--mode replay`: feeds the pipeline from the event log, with checkpoints if asked.
 pub(crate) fn replay<P, I>(args: &Args) -> Result<(), Error>
 where
@@ -107,18 +153,31 @@ where
         Some(path) => Checkpoint::<P::Output>::load(path)?,
         None => None,
     };
-    let mut replay = match &checkpoint {
-        Some(checkpoint) if checkpoint.from != args.from => {
+    if let (Some(checkpoint), Some(path)) = (&checkpoint, &args.checkpoint) {
+        if checkpoint.from != args.from {
             return Err(Error::Usage(format!(
                 "the checkpoint {} is of a replay from offset {}, not {}",
-                args.checkpoint
-                    .as_deref()
-                    .unwrap_or(Path::new(""))
-                    .display(),
+                path.display(),
                 checkpoint.from,
                 args.from
             )));
         }
+        // Before anything is replayed or an output is cut back: the checkpoint must be this run's.
+        let mismatches = checkpoint.mismatches(&settings(args, dir));
+        if !mismatches.is_empty() {
+            let list: Vec<String> = mismatches
+                .iter()
+                .map(|(name, then, now)| format!("{name}: {then} then, {now} now"))
+                .collect();
+            return Err(Error::Usage(format!(
+                "the checkpoint {} was written by a run with other settings ({}): resume with the \
+                 same settings, or pass another --checkpoint to replay from the start",
+                path.display(),
+                list.join("; ")
+            )));
+        }
+    }
+    let mut replay = match &checkpoint {
         Some(checkpoint) => Replay::<P, I>::resume(&runner, &log, checkpoint, args.step_size)?,
         None => Replay::<P, I>::start(&runner, &log, args.from, args.step_size)?,
     };
@@ -134,6 +193,8 @@ where
     let (late_out, late_name) = late_output(args)?;
     let mut hooks = ReplayCli {
         args,
+        // The output file exists now: its identity goes into every checkpoint.
+        settings: settings(args, dir),
         leader,
         out,
         late_out,
@@ -152,7 +213,9 @@ where
         && hooks.since_checkpoint > 0
     {
         let sink = hooks.out.sync()?;
-        replay.checkpoint(sink).save(path)?;
+        let mut checkpoint = replay.checkpoint(sink);
+        checkpoint.settings = hooks.settings.clone();
+        checkpoint.save(path)?;
     }
     let ReplayCli {
         mut out,
@@ -219,6 +282,8 @@ where
 /// `--checkpoint-every` steps.
 struct ReplayCli<'a> {
     args: &'a Args,
+    /// What this run's checkpoints record it wrote (see [`settings`]).
+    settings: Vec<(String, String)>,
     leader: bool,
     out: ReplayOut,
     late_out: Box<dyn Write>,
@@ -265,7 +330,9 @@ where
             && self.since_checkpoint >= self.args.checkpoint_every
         {
             let sink = self.out.sync()?;
-            replay.checkpoint(sink).save(path)?;
+            let mut checkpoint = replay.checkpoint(sink);
+            checkpoint.settings = self.settings.clone();
+            checkpoint.save(path)?;
             self.since_checkpoint = 0;
         }
         if self.following {

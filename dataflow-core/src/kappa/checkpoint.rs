@@ -50,6 +50,10 @@ pub struct Checkpoint<O, Pos = u64> {
     pub pipeline: String,
     /// The pipeline's version (its plan's fingerprint).
     pub version: String,
+    /// What else the run's output depends on, as `(name, value)` pairs: the output file and its
+    /// identity, the mode and the flags that shape the output. A restart compares them with its own
+    /// and refuses any difference before touching the output (see [`Checkpoint::mismatches`]).
+    pub settings: Vec<(String, String)>,
     /// The position the replay started at.
     pub from: Pos,
     /// The position covered: the records from `from` to `offset` went into the pipeline, none after.
@@ -61,8 +65,48 @@ pub struct Checkpoint<O, Pos = u64> {
     pub(crate) journal: Vec<FeedMark>,
 }
 
-/// The first bytes of a checkpoint file.
-const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\x00\x01";
+/// The first bytes of a checkpoint file (format 2: with the run's settings).
+const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\x00\x02";
+/// The first bytes of a checkpoint file of format 1, which recorded no settings.
+const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"DFCKPT\x00\x01";
+
+/// The leading fields of every checkpoint: whose it is, readable whatever its output type.
+#[derive(Deserialize)]
+struct Head {
+    pipeline: String,
+    version: String,
+}
+
+/// The settings of `ours` that differ from `theirs`: `(name, checkpoint's value, this run's value)`,
+/// with `-` for a setting one side does not have.
+fn differing(
+    theirs: &[(String, String)],
+    ours: &[(String, String)],
+) -> Vec<(String, String, String)> {
+    let value = |list: &[(String, String)], name: &str| {
+        list.iter()
+            .find(|(n, _)| n == name)
+            .map_or("-".to_string(), |(_, v)| v.clone())
+    };
+    let mut names: Vec<&str> = theirs.iter().chain(ours).map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let (a, b) = (value(theirs, name), value(ours, name));
+            (a != b).then(|| (name.to_string(), a, b))
+        })
+        .collect()
+}
+
+impl<O, Pos> Checkpoint<O, Pos> {
+    /// The settings in which this run (`settings`) differs from the one that wrote the checkpoint, as
+    /// `(name, checkpoint's value, this run's value)`; empty when the run may resume from it.
+    pub fn mismatches(&self, settings: &[(String, String)]) -> Vec<(String, String, String)> {
+        differing(&self.settings, settings)
+    }
+}
 
 impl<O: Serialize + DeserializeOwned, Pos: Serialize + DeserializeOwned> Checkpoint<O, Pos> {
     /// Writes the checkpoint to `path` atomically: to a temporary file next to it, flushed to disk,
@@ -92,6 +136,13 @@ impl<O: Serialize + DeserializeOwned, Pos: Serialize + DeserializeOwned> Checkpo
                 path.display()
             ))
         };
+        if bytes.len() >= 8 && &bytes[..8] == CHECKPOINT_MAGIC_V1 {
+            return Err(Error::Usage(format!(
+                "checkpoint {} is of an earlier format, which did not record what the run wrote: \
+                 remove it to replay from the start",
+                path.display()
+            )));
+        }
         if bytes.len() < 20 || &bytes[..8] != CHECKPOINT_MAGIC {
             return Err(damaged("not a checkpoint file"));
         }
@@ -105,9 +156,20 @@ impl<O: Serialize + DeserializeOwned, Pos: Serialize + DeserializeOwned> Checkpo
         if crc32fast::hash(payload) != crc {
             return Err(damaged("checksum mismatch"));
         }
-        postcard::from_bytes(payload)
-            .map(Some)
-            .map_err(|e| damaged(&e.to_string()))
+        postcard::from_bytes(payload).map(Some).map_err(|e| {
+            // A sound file whose output does not decode was written by another pipeline (or
+            // version): say whose it is rather than that it is damaged.
+            match postcard::from_bytes::<Head>(payload) {
+                Ok(head) => Error::Usage(format!(
+                    "checkpoint {} was written by {} version {}, whose output is not this \
+                     pipeline's: remove it (or pass another --checkpoint) to replay from the start",
+                    path.display(),
+                    head.pipeline,
+                    head.version
+                )),
+                Err(_) => damaged(&e.to_string()),
+            }
+        })
     }
 }
 
@@ -171,6 +233,7 @@ mod tests {
         let checkpoint = Checkpoint {
             pipeline: "p".into(),
             version: "v".into(),
+            settings: vec![("output".into(), "out.jsonl".into())],
             from: 0,
             offset: 9,
             sink: 123,
@@ -185,5 +248,60 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let error = Checkpoint::<String>::load(&path).unwrap_err().to_string();
         assert!(error.contains("checksum mismatch"), "{error}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_output_type_names_its_pipeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        let checkpoint = Checkpoint {
+            pipeline: "daily_sales".into(),
+            version: "v1".into(),
+            settings: Vec::new(),
+            from: 0u64,
+            offset: 1,
+            sink: 0,
+            output: vec![("x".to_string(), 1)],
+            journal: Vec::new(),
+        };
+        checkpoint.save(&path).unwrap();
+        let error = Checkpoint::<(u64, u64, u64)>::load(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("written by daily_sales version v1"),
+            "{error}"
+        );
+        assert!(!error.contains("damaged"), "{error}");
+    }
+
+    #[test]
+    fn an_earlier_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        std::fs::write(&path, b"DFCKPT\x00\x01rest-of-an-old-file").unwrap();
+        let error = Checkpoint::<String>::load(&path).unwrap_err().to_string();
+        assert!(error.contains("earlier format"), "{error}");
+    }
+
+    #[test]
+    fn mismatched_settings_are_listed() {
+        let mine = vec![
+            ("output".to_string(), "a.jsonl".to_string()),
+            ("changes".to_string(), "true".to_string()),
+        ];
+        let theirs = vec![("output".to_string(), "b.jsonl".to_string())];
+        assert_eq!(
+            differing(&theirs, &mine),
+            vec![
+                ("changes".to_string(), "-".to_string(), "true".to_string()),
+                (
+                    "output".to_string(),
+                    "b.jsonl".to_string(),
+                    "a.jsonl".to_string()
+                ),
+            ]
+        );
+        assert!(differing(&mine, &mine).is_empty());
     }
 }

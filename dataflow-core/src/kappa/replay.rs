@@ -295,6 +295,7 @@ where
         Checkpoint {
             pipeline: P::NAME.to_string(),
             version: P::version(),
+            settings: Vec::new(),
             from: self.from.clone(),
             offset: self.position(),
             sink,

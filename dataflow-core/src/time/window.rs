@@ -76,6 +76,37 @@ pub enum WindowKind {
     Global,
 }
 
+/// The most windows a sliding window may put one record in (`size / slide`): beyond it every record
+/// would cost thousands of updates, which is almost always a slip of the units.
+pub const MAX_WINDOWS_PER_RECORD: u64 = 1000;
+
+impl WindowKind {
+    /// Refuses windows that would lose records or explode: a zero size, slide or gap; a sliding
+    /// window whose slide is longer than its size (records between windows would belong to none);
+    /// more than [`MAX_WINDOWS_PER_RECORD`] windows per record.
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            WindowKind::Tumbling { size: 0 } => Err("a window's size must be at least 1ms".into()),
+            WindowKind::Session { gap: 0 } => Err("a session's gap must be at least 1ms".into()),
+            WindowKind::Sliding { size, slide } if size == 0 || slide == 0 => {
+                Err("a sliding window's size and slide must be at least 1ms".into())
+            }
+            WindowKind::Sliding { size, slide } if slide > size => Err(format!(
+                "the slide ({slide} ms) is longer than the size ({size} ms), so records between \
+                 windows would belong to none: use a slide no longer than the size, or a tumbling window"
+            )),
+            WindowKind::Sliding { size, slide } if size / slide > MAX_WINDOWS_PER_RECORD => {
+                Err(format!(
+                    "a size of {size} ms with a slide of {slide} ms puts every record in {} windows \
+                 (at most {MAX_WINDOWS_PER_RECORD}): use a longer slide",
+                    size / slide
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// When a window's result is emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Emit {
@@ -141,22 +172,27 @@ impl Window {
         self
     }
 
-    /// Parses `tumbling:1h`, `sliding:1h:15m` (size:slide), `session:30m` or `global`.
+    /// Parses `tumbling:1h`, `sliding:1h:15m` (size:slide), `session:30m` or `global`, and checks it
+    /// (see [`WindowKind::check`]).
     pub fn parse(text: &str) -> Result<WindowKind, String> {
         let parts: Vec<&str> = text.split(':').collect();
         let ms = |part: &str| parse_duration(part).map(millis);
-        match parts.as_slice() {
-            ["tumbling", size] => Ok(WindowKind::Tumbling { size: ms(size)? }),
-            ["sliding", size, slide] => Ok(WindowKind::Sliding {
+        let kind = match parts.as_slice() {
+            ["tumbling", size] => WindowKind::Tumbling { size: ms(size)? },
+            ["sliding", size, slide] => WindowKind::Sliding {
                 size: ms(size)?,
                 slide: ms(slide)?,
-            }),
-            ["session", gap] => Ok(WindowKind::Session { gap: ms(gap)? }),
-            ["global"] => Ok(WindowKind::Global),
-            _ => Err(format!(
-                "`{text}` is not a window: use tumbling:SIZE, sliding:SIZE:SLIDE, session:GAP or global (e.g. tumbling:1h)"
-            )),
-        }
+            },
+            ["session", gap] => WindowKind::Session { gap: ms(gap)? },
+            ["global"] => WindowKind::Global,
+            _ => {
+                return Err(format!(
+                    "`{text}` is not a window: use tumbling:SIZE, sliding:SIZE:SLIDE, session:GAP or global (e.g. tumbling:1h)"
+                ));
+            }
+        };
+        kind.check().map_err(|why| format!("`{text}`: {why}"))?;
+        Ok(kind)
     }
 
     /// The windows a record at event time `time` belongs to (not for sessions, which depend on the
@@ -263,5 +299,28 @@ mod tests {
                 .unwrap_err()
                 .contains("tumbling:SIZE")
         );
+    }
+
+    #[test]
+    fn windows_that_lose_records_or_explode_are_refused() {
+        for (text, why) in [
+            ("sliding:1m:1h", "longer than the size"),
+            ("sliding:1h:1ms", "3600000 windows"),
+            ("sliding:0s:1s", "at least 1ms"),
+            ("tumbling:0s", "at least 1ms"),
+            ("session:0ms", "at least 1ms"),
+        ] {
+            let error = Window::parse(text).unwrap_err();
+            assert!(error.contains(why), "{text}: {error}");
+        }
+        for text in [
+            "sliding:1h:15m",
+            "sliding:1h:1h",
+            "sliding:1000s:1s",
+            "tumbling:1ms",
+            "global",
+        ] {
+            assert!(Window::parse(text).is_ok(), "{text}");
+        }
     }
 }
