@@ -185,7 +185,7 @@ fn two_processes_in_cluster_mode_print_the_batch_result() {
                 "2",
                 "-p",
                 index,
-                "-h",
+                "-H",
             ])
             .arg(&hosts)
             .arg("--output")
@@ -307,7 +307,10 @@ fn windowed_sales_windows_late_data_and_emit_modes() {
     };
     let hourly = streamed(&["--late", late.to_str().unwrap()]);
     let summary = stderr(&hourly);
-    assert!(summary.contains("1 late (to the late output)"), "{summary}");
+    assert!(
+        summary.contains("1 late (to the late output; --max-delay 10733s would have kept them)"),
+        "{summary}"
+    );
     let late_records = std::fs::read_to_string(&late).unwrap();
     assert_eq!(late_records.lines().count(), 1);
     assert!(
@@ -361,4 +364,131 @@ fn windowed_sales_windows_late_data_and_emit_modes() {
         ],
     ));
     assert_eq!(total(&sessions), total(&batch));
+}
+
+#[test]
+fn help_names_the_pipeline_its_doc_and_its_input_fields() {
+    for flag in ["-h", "--help"] {
+        let output = run("windowed_sales", &[flag]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let help = stdout(&output);
+        assert!(help.contains("Usage: windowed_sales"), "{help}");
+        assert!(
+            help.contains("Revenue and number of sales per product"),
+            "{help}"
+        );
+        assert!(
+            help.contains("TimedSale records with the fields product, quantity, price, ts"),
+            "{help}"
+        );
+        assert!(help.contains("-H, --hostfile"), "{help}");
+        assert!(
+            help.contains("at most --max-delay (0 by default)"),
+            "{help}"
+        );
+    }
+}
+
+#[test]
+fn the_version_names_what_runs_window_overrides_included() {
+    let plain = stdout(&run("windowed_sales", &["--version"]));
+    let two_hours = stdout(&run(
+        "windowed_sales",
+        &["--version", "--window", "tumbling:2h"],
+    ));
+    assert!(plain.starts_with("windowed_sales "), "{plain}");
+    assert_ne!(plain, two_hours, "another window is another version");
+    assert_eq!(
+        two_hours,
+        stdout(&run("windowed_sales", &["-V", "--window", "tumbling:2h"]))
+    );
+    let explained = stdout(&run(
+        "windowed_sales",
+        &["--explain=text", "--window", "tumbling:2h"],
+    ));
+    assert!(explained.contains("tumbling:2h"), "{explained}");
+    let summary = stderr(&run(
+        "windowed_sales",
+        &[
+            "--input",
+            "examples/data/timed_sales.csv",
+            "--window",
+            "tumbling:2h",
+        ],
+    ));
+    let version = two_hours.trim().split(' ').nth(1).unwrap();
+    assert!(
+        summary.contains(&format!("(version {version})")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn flags_that_would_be_ignored_are_refused_with_the_reason() {
+    for (name, args, why) in [
+        (
+            "daily_sales",
+            &[
+                "--input",
+                "examples/data/sales.csv",
+                "--window",
+                "tumbling:1h",
+            ][..],
+            "has no event_time stage",
+        ),
+        (
+            "daily_sales",
+            &["--input", "examples/data/sales.csv", "--max-delay", "5s"][..],
+            "has no event_time stage",
+        ),
+        (
+            "fraud_detection",
+            &[
+                "--input",
+                "examples/data/transactions.csv",
+                "--window",
+                "tumbling:1h",
+            ][..],
+            "has no window stage",
+        ),
+        (
+            "daily_sales",
+            &["--input", "examples/data/sales.csv", "--changes"][..],
+            "--changes does not apply",
+        ),
+        (
+            "daily_sales",
+            &["--input", "examples/data/sales.csv", "--step-size", "5"][..],
+            "--step-size does not apply",
+        ),
+        (
+            "daily_sales",
+            &["--input", "examples/data/sales.csv", "--follow"][..],
+            "needs --mode replay",
+        ),
+        (
+            "daily_sales",
+            &[
+                "--input",
+                "examples/data/sales.csv",
+                "--mode",
+                "stream",
+                "--from",
+                "3",
+            ][..],
+            "needs --mode replay",
+        ),
+    ] {
+        let output = std::process::Command::new(example(name))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name} {args:?}");
+        assert!(
+            stderr(&output).contains(why),
+            "{name} {args:?}: {}",
+            stderr(&output)
+        );
+    }
 }

@@ -27,6 +27,8 @@ struct Inner {
     failure_count: AtomicU64,
     late: Mutex<Vec<LateRecord>>,
     late_count: AtomicU64,
+    /// The most any late record was behind the watermark it arrived at, ms.
+    late_behind: AtomicU64,
     windows: WindowOverrides,
 }
 
@@ -46,6 +48,7 @@ impl Context {
                 failure_count: AtomicU64::new(0),
                 late: Mutex::new(Vec::new()),
                 late_count: AtomicU64::new(0),
+                late_behind: AtomicU64::new(0),
                 windows,
             }),
         }
@@ -66,6 +69,9 @@ impl Context {
         record: &T,
     ) {
         self.inner.late_count.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .late_behind
+            .fetch_max(watermark.saturating_sub(event_time), Ordering::Relaxed);
         let record = serde_json::to_value(record)
             .unwrap_or_else(|e| serde_json::Value::String(format!("unprintable record: {e}")));
         self.inner
@@ -90,6 +96,12 @@ impl Context {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         )
+    }
+
+    /// The most any late record was behind the watermark it arrived at, ms: a maximum delay larger
+    /// than the current one by more than this would have kept every late record in time.
+    pub fn late_behind(&self) -> u64 {
+        self.inner.late_behind.load(Ordering::Relaxed)
     }
 
     /// How many late records were reported in all.

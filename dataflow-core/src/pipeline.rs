@@ -26,6 +26,8 @@ pub trait Pipeline: 'static {
     type Output: Record;
     /// The declared function's name.
     const NAME: &'static str;
+    /// The declaration's doc comment (empty without one).
+    const DOC: &'static str = "";
 
     /// The pipeline's plan: every stage, its parameters and source text.
     fn plan() -> &'static Plan;

@@ -69,6 +69,28 @@ fn docs(declared: &PipelineFn) -> TokenStream {
     }
 }
 
+/// The declaration's doc comment as text, one line per `///` line.
+fn doc_text(declared: &PipelineFn) -> String {
+    let lines: Vec<String> = declared
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(text),
+                        ..
+                    }),
+                ..
+            }) => Some(text.value()),
+            _ => None,
+        })
+        .map(|line| line.strip_prefix(' ').unwrap_or(&line).to_string())
+        .collect();
+    lines.join("\n").trim().to_string()
+}
+
 /// The `Inputs` tuple type and the `Output` record type.
 fn signature_types(declared: &PipelineFn) -> (TokenStream, TokenStream) {
     let tys = declared.inputs.iter().map(|i| &i.ty);
@@ -131,6 +153,7 @@ fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
     let result = chain_tokens(&body.result, &shared);
     let event_time = event_time_tokens(declared, body);
     let collect = quote_spanned!(declared.output.span()=> .collection());
+    let doc = doc_text(declared);
 
     Ok(quote! {
         #docs
@@ -140,6 +163,7 @@ fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
             type Inputs = #inputs_ty;
             type Output = #output_ty;
             const NAME: &'static str = #name;
+            const DOC: &'static str = #doc;
 
             #event_time
 

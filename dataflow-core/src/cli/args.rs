@@ -52,9 +52,9 @@ pub struct Args {
     /// Feed the input as one batch or as a stream of steps.
     #[arg(long, value_enum, default_value = "batch")]
     pub mode: Mode,
-    /// Records per step in stream mode.
-    #[arg(long, default_value_t = 1000)]
-    pub step_size: usize,
+    /// Records per step in stream and replay mode [default: 1000].
+    #[arg(long = "step-size", value_name = "N")]
+    pub step_size_flag: Option<usize>,
     /// In stream mode, print every output change instead of the final result.
     #[arg(long)]
     pub changes: bool,
@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(short = 'p', long, default_value_t = 0)]
     pub process: usize,
     /// File with one `host:port` per process.
-    #[arg(short = 'h', long)]
+    #[arg(short = 'H', long)]
     pub hostfile: Option<PathBuf>,
     /// Where to write the output (JSON Lines); standard output when omitted.
     #[arg(long)]
@@ -77,7 +77,9 @@ pub struct Args {
     #[arg(long)]
     pub dead_letter: Option<PathBuf>,
     /// Event-time pipelines: bounded out-of-orderness; the watermark trails the greatest event time
-    /// seen by this much (e.g. `500ms`, `30s`, `10m`, `1h`, `1d`).
+    /// seen by this much (e.g. `500ms`, `30s`, `10m`, `1h`, `1d`) [default: 0]. A stream's answer
+    /// equals the batch's for input out of order by at most this much; records later than that go to
+    /// the late output, and the summary says which --max-delay would have kept them.
     #[arg(long, value_parser = parse_duration)]
     pub max_delay: Option<Duration>,
     /// Event-time pipelines: how long after a window's end records are still accepted.
@@ -96,28 +98,53 @@ pub struct Args {
     /// Replay mode: the event log's directory.
     #[arg(long)]
     pub log: Option<PathBuf>,
-    /// Replay mode: the offset of the first record to replay.
-    #[arg(long, default_value_t = 0)]
-    pub from: u64,
+    /// Replay mode: the offset of the first record to replay [default: 0].
+    #[arg(long = "from", value_name = "OFFSET")]
+    pub from_flag: Option<u64>,
     /// Replay mode: after the head, go on reading records as they are committed.
     #[arg(long)]
     pub follow: bool,
     /// Replay mode with `--follow`: end (after moving the watermark of an event-time pipeline up to the
-    /// greatest event time seen) once no record arrived for this long.
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
-    pub idle_timeout: Duration,
+    /// greatest event time seen) once no record arrived for this long [default: 1s].
+    #[arg(long = "idle-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout_flag: Option<Duration>,
     /// Replay mode: the checkpoint file to resume from and to write.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Replay mode: steps between checkpoints.
-    #[arg(long, default_value_t = 10)]
-    pub checkpoint_every: u64,
+    /// Replay mode: steps between checkpoints [default: 10].
+    #[arg(long = "checkpoint-every", value_name = "STEPS")]
+    pub checkpoint_every_flag: Option<u64>,
     /// Print the pipeline's plan and exit.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "all", require_equals = true)]
     pub explain: Option<Explain>,
+    /// Print the pipeline's name and version and exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
     /// Print help.
-    #[arg(long, action = ArgAction::Help)]
+    #[arg(short = 'h', long, action = ArgAction::Help)]
     pub help: Option<bool>,
+}
+
+impl Args {
+    /// Records per step (`--step-size`, 1000 by default).
+    pub fn step_size(&self) -> usize {
+        self.step_size_flag.unwrap_or(1000)
+    }
+
+    /// The first offset to replay (`--from`, 0 by default).
+    pub fn from(&self) -> u64 {
+        self.from_flag.unwrap_or(0)
+    }
+
+    /// How long a followed log may be quiet before the run ends (`--idle-timeout`, 1 s by default).
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout_flag.unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Steps between checkpoints (`--checkpoint-every`, 10 by default).
+    pub fn checkpoint_every(&self) -> u64 {
+        self.checkpoint_every_flag.unwrap_or(10)
+    }
 }
 
 /// Commands other than running the pipeline.
@@ -149,7 +176,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub resume: bool,
     /// Print help.
-    #[arg(long, action = ArgAction::Help)]
+    #[arg(short = 'h', long, action = ArgAction::Help)]
     pub help: Option<bool>,
 }
 

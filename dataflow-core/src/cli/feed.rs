@@ -1,7 +1,7 @@
 //! Batch and stream mode: the input file fed as one batch, or as an unbounded stream of steps.
 
 use crate::cli::{
-    Args, Mode, STEP_CAPACITY, cluster_of, input_format, late_output, output_counts,
+    Args, Mode, STEP_CAPACITY, cluster_of, input_format, late_note, late_output, output_counts,
     refuse_writing_the_input, runner_of,
 };
 use crate::error::Error;
@@ -10,6 +10,7 @@ use crate::io::{DeadLetterSink, FileSource, LiveSource, Next, SourceStats};
 use crate::log::Schema;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
+use crate::runtime::Summary;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -53,6 +54,7 @@ where
         .map_or("stdout".to_string(), |p| p.display().to_string());
     let (mut late_out, late_name) = late_output(args)?;
     let runner = runner_of::<P>(args, cluster);
+    let version = runner.version();
 
     let stats;
     let output = match args.mode {
@@ -74,13 +76,13 @@ where
             let mut live = LiveSource::new(source, may_wait);
             let mut running = runner.start()?;
             loop {
-                let mut step = Vec::with_capacity(args.step_size.min(STEP_CAPACITY));
+                let mut step = Vec::with_capacity(args.step_size().min(STEP_CAPACITY));
                 let mut ended = false;
                 loop {
                     match live.try_next()? {
                         Next::Item(Ok(record)) => {
                             step.push(record);
-                            if step.len() == args.step_size {
+                            if step.len() == args.step_size() {
                                 break;
                             }
                         }
@@ -139,7 +141,8 @@ where
                 args,
                 stats,
                 &dead,
-                output.summary.late_records,
+                &output.summary,
+                &version,
                 &output_counts(&output.records),
                 started.elapsed().as_secs_f64()
             )
@@ -152,14 +155,15 @@ fn summary_line<P: Pipeline>(
     args: &Args,
     stats: SourceStats,
     dead: &DeadLetterSink,
-    late: u64,
+    summary: &Summary,
+    version: &str,
     outputs: &str,
     seconds: f64,
 ) -> String {
-    let (name, version) = (P::NAME, P::version());
+    let name = P::NAME;
     let mode = match args.mode {
         Mode::Batch => "batch".to_string(),
-        Mode::Stream | Mode::Replay => format!("stream, steps of {}", args.step_size),
+        Mode::Stream | Mode::Replay => format!("stream, steps of {}", args.step_size()),
     };
     let workers = args.workers * args.processes;
     let dead_note = if stats.dead > 0 {
@@ -167,11 +171,7 @@ fn summary_line<P: Pipeline>(
     } else {
         String::new()
     };
-    let late_note = if late > 0 {
-        format!(", {late} late (to the late output)")
-    } else {
-        String::new()
-    };
+    let late_note = late_note(summary);
     format!(
         "{name} (version {version}): {mode}, {workers} worker{}: read {} records, {} ok, {} dead-lettered{dead_note}{late_note}; {outputs} in {seconds:.3} s",
         if workers == 1 { "" } else { "s" },

@@ -145,7 +145,7 @@ where
         ))
     };
     if args.resume {
-        skip_ingested::<P, I>(&mut source, &log, &mut progress, &input)?;
+        skip_ingested::<I>(&mut source, &log, &mut progress, &input)?;
     }
     let mut batch = log.batch();
     let mut ordinal = source.stats().ok;
@@ -227,14 +227,13 @@ where
 /// Resuming: skips the input records the interrupted ingest read up to its last saved progress, then
 /// the records the log acknowledged after that save (a crash between a commit and the progress file
 /// leaves some), checking that each is the input's next record, so nothing is appended twice.
-fn skip_ingested<P, I>(
+fn skip_ingested<I>(
     source: &mut FileSource<I>,
     log: &EventLog,
     progress: &mut Progress,
     input: &str,
 ) -> Result<(), Error>
 where
-    P: Pipeline<Inputs = (I,)>,
     I: Record + Schema,
 {
     while source.stats().read < progress.items_read {

@@ -59,12 +59,14 @@ pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};
 
 use crate::error::Error;
 use crate::io::Format;
+use crate::io::field_names;
 use crate::log::Schema;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
-use crate::runtime::{Cluster, Runner};
-use crate::time::{Emit, WindowOverrides};
-use clap::Parser;
+use crate::runtime::{Cluster, Runner, Summary};
+use crate::time::{Emit, WindowOverrides, format_millis};
+use clap::{CommandFactory, FromArgMatches};
+use dataflow_plan::{Plan, StageKind};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -76,7 +78,11 @@ where
     P: Pipeline<Inputs = (I,)>,
     I: Record + Schema,
 {
-    let args = Args::parse();
+    let matches = command::<P, I>().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(error) => error.exit(),
+    };
     match run::<P, I>(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -86,9 +92,61 @@ where
     }
 }
 
+/// The command line of pipeline `P`: the shared flags, under the pipeline's name, with its doc comment
+/// and a description of its input and the fields a record of it has.
+pub fn command<P, I>() -> clap::Command
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    let about = if P::DOC.is_empty() {
+        format!("The `{}` pipeline (version {}).", P::NAME, P::version())
+    } else {
+        format!("{}\n\nVersion {}.", P::DOC, P::version())
+    };
+    let input = P::plan()
+        .nodes
+        .iter()
+        .find(|n| n.kind == StageKind::Input)
+        .map_or("input", |n| n.name.as_str());
+    let fields = match field_names::<I>() {
+        Some((name, fields)) => format!(
+            "`{input}`: {name} records with the fields {}: a CSV file whose header names them, or \
+             JSON Lines with one object per line holding them.",
+            fields.join(", ")
+        ),
+        None => format!("`{input}`: one JSON value per line (JSON Lines), or one CSV column."),
+    };
+    let event_time = if P::EVENT_TIME {
+        "\n\nEvent time comes from the records. A stream's answer equals the batch's for input out \
+         of order by at most --max-delay (0 by default): raise it for out-of-order input."
+    } else {
+        ""
+    };
+    Args::command()
+        .name(P::NAME)
+        .about(about)
+        .after_help(format!("Input: {fields}{event_time}"))
+}
+
+/// The window overrides `args` ask for.
+fn window_overrides(args: &Args) -> WindowOverrides {
+    WindowOverrides {
+        kind: args.window,
+        lateness: args
+            .lateness
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        emit: args.emit.map(Emit::from),
+    }
+}
+
 /// Prints `P`'s plan in `format` to `out`.
 pub fn explain<P: Pipeline>(format: Explain, out: &mut dyn Write) -> std::io::Result<()> {
-    let plan = P::plan();
+    explain_plan(P::plan(), format, out)
+}
+
+/// Prints `plan` in `format` to `out`.
+fn explain_plan(plan: &Plan, format: Explain, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
         Explain::All => {
             write!(out, "{}", plan.to_text())?;
@@ -114,17 +172,94 @@ where
     if let Some(Command::Ingest(ingest_args)) = &args.command {
         return ingest::ingest::<P, I>(ingest_args);
     }
+    refuse_flags_that_do_not_apply::<P>(args)?;
+    let plan = window_overrides(args).apply_to_plan(P::plan());
+    if args.version {
+        println!("{} {}", P::NAME, plan.fingerprint());
+        return Ok(());
+    }
     if let Some(format) = args.explain {
         let stdout = std::io::stdout();
-        return explain::<P>(format, &mut stdout.lock()).map_err(|e| Error::io("stdout", e));
+        return explain_plan(&plan, format, &mut stdout.lock()).map_err(|e| Error::io("stdout", e));
     }
-    if args.step_size == 0 {
+    if args.step_size() == 0 {
         return Err(Error::Usage("--step-size must be at least 1".into()));
     }
     match args.mode {
         Mode::Replay => replay::replay::<P, I>(args),
         Mode::Batch | Mode::Stream => feed::feed::<P, I>(args),
     }
+}
+
+/// Refuses flags that would be ignored: event-time and window flags on a pipeline without event
+/// time or windows, stream flags in batch mode, replay flags outside replay mode.
+fn refuse_flags_that_do_not_apply<P: Pipeline>(args: &Args) -> Result<(), Error> {
+    let plan = P::plan();
+    let has = |kind: StageKind| plan.nodes.iter().any(|n| n.kind == kind);
+    let name = P::NAME;
+    let refuse =
+        |flag: &str, why: String| Err(Error::Usage(format!("{flag} does not apply: {why}")));
+    let event_time_flags = [
+        ("--max-delay", args.max_delay.is_some()),
+        ("--late", args.late.is_some()),
+        ("--lateness", args.lateness.is_some()),
+        ("--window", args.window.is_some()),
+        ("--emit", args.emit.is_some()),
+    ];
+    for (flag, given) in event_time_flags {
+        if given && !P::EVENT_TIME {
+            return refuse(flag, format!("{name} has no event_time stage"));
+        }
+    }
+    if (args.window.is_some() || args.emit.is_some()) && !has(StageKind::Window) {
+        let flag = if args.window.is_some() {
+            "--window"
+        } else {
+            "--emit"
+        };
+        return refuse(flag, format!("{name} has no window stage"));
+    }
+    if args.lateness.is_some() && !has(StageKind::Window) && !has(StageKind::Scan) {
+        return refuse("--lateness", format!("{name} has no window or scan stage"));
+    }
+    if args.mode == Mode::Batch && args.explain.is_none() && !args.version {
+        if args.changes {
+            return refuse(
+                "--changes",
+                "batch mode prints the result; a stream's changes need --mode stream or --mode replay"
+                    .into(),
+            );
+        }
+        if args.step_size_flag.is_some() {
+            return refuse(
+                "--step-size",
+                "batch mode runs the whole input as one step; steps need --mode stream or --mode replay"
+                    .into(),
+            );
+        }
+    }
+    if args.mode != Mode::Replay {
+        let replay_flags = [
+            ("--log", args.log.is_some()),
+            ("--from", args.from_flag.is_some()),
+            ("--follow", args.follow),
+            ("--idle-timeout", args.idle_timeout_flag.is_some()),
+            ("--checkpoint", args.checkpoint.is_some()),
+            ("--checkpoint-every", args.checkpoint_every_flag.is_some()),
+        ];
+        for (flag, given) in replay_flags {
+            if given {
+                return refuse(flag, "it needs --mode replay".into());
+            }
+        }
+    }
+    if args.idle_timeout_flag.is_some() && !args.follow {
+        return refuse("--idle-timeout", "it needs --follow".into());
+    }
+    if args.checkpoint_every_flag.is_some() && args.checkpoint.is_none() {
+        return refuse("--checkpoint-every", "it needs --checkpoint PATH".into());
+    }
+    Ok(())
 }
 
 pub(crate) fn input_format(input: &Path, format: Option<FormatArg>) -> Result<Format, Error> {
@@ -206,6 +341,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// The summary's note on late records: how many, and the `--max-delay` that would have kept them.
+pub(crate) fn late_note(summary: &Summary) -> String {
+    match (summary.late_records, summary.max_delay_needed) {
+        (0, _) => String::new(),
+        (late, Some(needed)) => format!(
+            ", {late} late (to the late output; --max-delay {} would have kept them)",
+            format_millis(needed.div_ceil(1000).saturating_mul(1000))
+        ),
+        (late, None) => format!(", {late} late (to the late output)"),
+    }
+}
+
 /// The summary's count of output records: the lines written (each record as often as its
 /// multiplicity says) and the distinct records among them.
 pub(crate) fn output_counts<O>(records: &[(O, isize)]) -> String {
@@ -220,13 +367,7 @@ pub(crate) fn output_counts<O>(records: &[(O, isize)]) -> String {
 pub(crate) fn runner_of<P: Pipeline>(args: &Args, cluster: Cluster) -> Runner<P> {
     let runner = Runner::<P>::new()
         .cluster(cluster)
-        .windows(WindowOverrides {
-            kind: args.window,
-            lateness: args
-                .lateness
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            emit: args.emit.map(Emit::from),
-        });
+        .windows(window_overrides(args));
     match args.max_delay {
         Some(delay) => runner.max_delay(delay),
         None => runner,

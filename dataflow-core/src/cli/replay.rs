@@ -1,7 +1,7 @@
 //! `--mode replay`: feeds the pipeline from the event log, following its tail if asked, with
 //! checkpoints.
 
-use crate::cli::{Args, cluster_of, late_output, output_counts, runner_of};
+use crate::cli::{Args, cluster_of, late_note, late_output, output_counts, runner_of};
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
 use crate::kappa::{
@@ -143,7 +143,7 @@ where
             "--checkpoint with --changes needs --output PATH, which a restart cuts back to the checkpoint".into(),
         ));
     }
-    if args.checkpoint_every == 0 {
+    if args.checkpoint_every() == 0 {
         return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
     }
     let log = EventLog::open_read_only(dir)
@@ -154,12 +154,12 @@ where
         None => None,
     };
     if let (Some(checkpoint), Some(path)) = (&checkpoint, &args.checkpoint) {
-        if checkpoint.from != args.from {
+        if checkpoint.from != args.from() {
             return Err(Error::Usage(format!(
                 "the checkpoint {} is of a replay from offset {}, not {}",
                 path.display(),
                 checkpoint.from,
-                args.from
+                args.from()
             )));
         }
         // Before anything is replayed or an output is cut back: the checkpoint must be this run's.
@@ -178,8 +178,8 @@ where
         }
     }
     let mut replay = match &checkpoint {
-        Some(checkpoint) => Replay::<P, I>::resume(&runner, &log, checkpoint, args.step_size)?,
-        None => Replay::<P, I>::start(&runner, &log, args.from, args.step_size)?,
+        Some(checkpoint) => Replay::<P, I>::resume(&runner, &log, checkpoint, args.step_size())?,
+        None => Replay::<P, I>::start(&runner, &log, args.from(), args.step_size())?,
     };
     let resumed_at = checkpoint.as_ref().map(|c| c.offset);
     let out = match (&args.output, args.changes) {
@@ -203,8 +203,8 @@ where
         following: false,
     };
     let follow = args.follow.then_some(Follow {
-        poll: args.idle_timeout,
-        idle_timeout: Some(args.idle_timeout),
+        poll: args.idle_timeout(),
+        idle_timeout: Some(args.idle_timeout()),
         idle_when_quiet_at_head: true,
         end_when_idle: true,
     });
@@ -223,6 +223,7 @@ where
         late_name,
         ..
     } = hooks;
+    let version = replay.running().version().to_string();
     let replayed = replay.finish()?;
     if leader {
         if args.changes {
@@ -255,20 +256,15 @@ where
         let resumed = resumed_at.map_or(String::new(), |offset| {
             format!(" (resumed from the checkpoint at offset {offset})")
         });
-        let late = replayed.output.summary.late_records;
-        let late_note = if late > 0 {
-            format!(", {late} late (to the late output)")
-        } else {
-            String::new()
-        };
+        let late_note = late_note(&replayed.output.summary);
         eprintln!(
             "{} (version {}): replay of {} offsets {}..{}{resumed}, steps of {}, {workers} worker{}: {} records{late_note}; {} in {:.3} s",
             P::NAME,
-            P::version(),
+            version,
             dir.display(),
             replayed.from,
             replayed.to,
-            args.step_size,
+            args.step_size(),
             if workers == 1 { "" } else { "s" },
             replayed.output.summary.input_records,
             output_counts(&replayed.output.records),
@@ -327,7 +323,7 @@ where
         )?;
         self.since_checkpoint += 1;
         if let Some(path) = &self.args.checkpoint
-            && self.since_checkpoint >= self.args.checkpoint_every
+            && self.since_checkpoint >= self.args.checkpoint_every()
         {
             let sink = self.out.sync()?;
             let mut checkpoint = replay.checkpoint(sink);

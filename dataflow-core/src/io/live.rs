@@ -33,7 +33,7 @@ pub struct LiveSource<T> {
 }
 
 enum Inner<T> {
-    InPlace(FileSource<T>),
+    InPlace(Box<FileSource<T>>),
     Thread {
         items: Receiver<Read<T>>,
         reader: Option<JoinHandle<SourceStats>>,
@@ -64,7 +64,7 @@ impl<T: DeserializeOwned + Send + 'static> LiveSource<T> {
                 stats: SourceStats::default(),
             }
         } else {
-            Inner::InPlace(source)
+            Inner::InPlace(Box::new(source))
         };
         LiveSource {
             source,

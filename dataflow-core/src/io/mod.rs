@@ -2,12 +2,14 @@
 //! cannot be read, and JSON Lines writers for output records, changes and late records.
 
 mod dead_letter;
+mod fields;
 mod format;
 pub mod jsonl;
 mod live;
 mod source;
 
 pub use dead_letter::{DeadLetter, DeadLetterSink};
+pub use fields::field_names;
 pub use format::Format;
 pub use live::{LiveSource, Next};
 pub use source::{FileSource, SourceStats};

@@ -213,7 +213,7 @@ where
     V: PartialEq + Clone + Send + Sync + 'static,
     F: Fn(&P::Output) -> (K, V) + Send + 'static,
 {
-    let label = format!("{} {}", P::NAME, P::version());
+    let label = format!("{} {}", P::NAME, runner.version());
     let shared = Arc::new(Shared {
         progress: Mutex::new(Progress {
             label: label.clone(),

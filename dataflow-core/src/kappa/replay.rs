@@ -145,14 +145,15 @@ where
         checkpoint: &Checkpoint<P::Output, L::Position>,
         step: usize,
     ) -> Result<Self, Error> {
-        if checkpoint.pipeline != P::NAME || checkpoint.version != P::version() {
+        let version = runner.version();
+        if checkpoint.pipeline != P::NAME || checkpoint.version != version {
             return Err(Error::Usage(format!(
                 "the checkpoint was written by {} version {}, not by {} version {}: remove it to \
                  replay from the start",
                 checkpoint.pipeline,
                 checkpoint.version,
                 P::NAME,
-                P::version()
+                version
             )));
         }
         let mut replay = Replay::start(runner, log, checkpoint.from.clone(), step)?;
@@ -294,7 +295,7 @@ where
     pub fn checkpoint(&self, sink: u64) -> Checkpoint<P::Output, L::Position> {
         Checkpoint {
             pipeline: P::NAME.to_string(),
-            version: P::version(),
+            version: self.running.version().to_string(),
             settings: Vec::new(),
             from: self.from.clone(),
             offset: self.position(),

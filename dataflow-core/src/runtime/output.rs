@@ -87,6 +87,9 @@ pub struct Summary {
     pub output_records: u64,
     /// Records that arrived too late for their windows (the late side output).
     pub late_records: u64,
+    /// With late records: the smallest `max_delay` (ms) that would have kept all of them in time
+    /// (an upper bound: the run's delay plus the most any of them was behind the watermark).
+    pub max_delay_needed: Option<u64>,
     /// Wall-clock time from start to finish.
     pub elapsed: Duration,
 }

@@ -132,6 +132,22 @@ impl<P: Pipeline> Runner<P> {
         running.finish()
     }
 
+    /// The plan this runner runs: the pipeline's, with the window overrides recorded on its window
+    /// stages.
+    pub fn plan(&self) -> std::borrow::Cow<'static, Plan> {
+        if self.windows.is_empty() {
+            std::borrow::Cow::Borrowed(P::plan())
+        } else {
+            std::borrow::Cow::Owned(self.windows.apply_to_plan(P::plan()))
+        }
+    }
+
+    /// The version of what this runner computes: [`Pipeline::version`], or with window overrides
+    /// the fingerprint of [`Runner::plan`], since another window is another computation.
+    pub fn version(&self) -> String {
+        self.plan().fingerprint()
+    }
+
     /// Starts the workers and returns a handle to push steps of input through.
     pub fn start(&self) -> Result<Running<P>, Error> {
         let config = self.cluster.timely_config()?;
@@ -180,6 +196,7 @@ impl<P: Pipeline> Runner<P> {
             }
         }
         Ok(Running {
+            version: self.version(),
             ctx,
             cluster: self.cluster.clone(),
             feeds,
@@ -211,6 +228,7 @@ fn event_time_stage(plan: &Plan) -> usize {
 /// A running pipeline: push steps of input, read each step's output changes and the consolidated
 /// output so far.
 pub struct Running<P: Pipeline> {
+    version: String,
     ctx: Context,
     cluster: Cluster,
     feeds: Vec<Sender<Feed<<P::Inputs as Inputs>::Numbered>>>,
@@ -288,6 +306,11 @@ impl<P: Pipeline> Running<P> {
             Some(seen) => self.advance_watermark(seen),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// The version of what runs (see [`Runner::version`]).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// The current watermark, ms (event-time pipelines).
@@ -402,6 +425,11 @@ impl<P: Pipeline> Running<P> {
         self.summary.output_records = records.len() as u64;
         self.summary.elapsed = self.started.elapsed();
         self.summary.late_records = self.ctx.late_count();
+        self.summary.max_delay_needed = (self.summary.late_records > 0).then(|| {
+            self.max_delay
+                .saturating_add(self.ctx.late_behind())
+                .saturating_add(1)
+        });
         Ok(Output {
             records,
             closing_changes,

@@ -10,6 +10,22 @@ pub(crate) fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// Writes `ms` milliseconds as [`parse_duration`] reads them, in the largest unit that divides it
+/// exactly: `3600000` → `1h`, `90000` → `90s`, `1500` → `1500ms`.
+pub fn format_millis(ms: u64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms > 0 && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// Parses a duration written `500ms`, `30s`, `10m`, `1h` or `1d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -36,4 +52,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` is zero: a duration must be positive"));
     }
     Ok(Duration::from_millis(value.saturating_mul(unit_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_they_parse() {
+        for ms in [
+            1,
+            999,
+            1000,
+            1500,
+            60_000,
+            90_000,
+            3_600_000,
+            86_400_000,
+            172_800_000,
+        ] {
+            let text = format_millis(ms);
+            assert_eq!(
+                parse_duration(&text).unwrap().as_millis() as u64,
+                ms,
+                "{text}"
+            );
+        }
+        assert_eq!(format_millis(3_600_000), "1h");
+        assert_eq!(format_millis(90_000), "90s");
+    }
 }

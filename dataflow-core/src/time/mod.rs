@@ -5,5 +5,5 @@ pub mod clock;
 mod duration;
 mod window;
 
-pub use duration::parse_duration;
+pub use duration::{format_millis, parse_duration};
 pub use window::{Emit, TimeWindow, Window, WindowKind, WindowOverrides};

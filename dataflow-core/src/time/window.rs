@@ -39,7 +39,8 @@
 //! assert_eq!((windows[0].start, windows[0].end), (120_000, 180_000));
 //! ```
 
-use crate::time::duration::{millis, parse_duration};
+use crate::time::duration::{format_millis, millis, parse_duration};
+use dataflow_plan::{Plan, StageKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -79,6 +80,25 @@ pub enum WindowKind {
 /// The most windows a sliding window may put one record in (`size / slide`): beyond it every record
 /// would cost thousands of updates, which is almost always a slip of the units.
 pub const MAX_WINDOWS_PER_RECORD: u64 = 1000;
+
+impl std::fmt::Display for WindowKind {
+    /// The window as `--window` takes it: `tumbling:1h`, `sliding:1h:15m`, `session:30m`, `global`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            WindowKind::Tumbling { size } => write!(f, "tumbling:{}", format_millis(size)),
+            WindowKind::Sliding { size, slide } => {
+                write!(
+                    f,
+                    "sliding:{}:{}",
+                    format_millis(size),
+                    format_millis(slide)
+                )
+            }
+            WindowKind::Session { gap } => write!(f, "session:{}", format_millis(gap)),
+            WindowKind::Global => f.write_str("global"),
+        }
+    }
+}
 
 impl WindowKind {
     /// Refuses windows that would lose records or explode: a zero size, slide or gap; a sliding
@@ -241,6 +261,40 @@ pub struct WindowOverrides {
 }
 
 impl WindowOverrides {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == WindowOverrides::default()
+    }
+
+    /// `plan` with these overrides recorded on every window stage (as `window`, `lateness` and `emit`
+    /// parameters), so that the plan explains what runs and its fingerprint, the version, names the
+    /// computation: the same pipeline with another window is another version.
+    pub fn apply_to_plan(&self, plan: &Plan) -> Plan {
+        let mut plan = plan.clone();
+        for node in plan
+            .nodes
+            .iter_mut()
+            .filter(|n| n.kind == StageKind::Window)
+        {
+            if let Some(kind) = self.kind {
+                node.params
+                    .insert("window (overridden)".into(), kind.to_string());
+            }
+            if let Some(lateness) = self.lateness {
+                node.params
+                    .insert("lateness (overridden)".into(), format_millis(lateness));
+            }
+            if let Some(emit) = self.emit {
+                let emit = match emit {
+                    Emit::Final => "final",
+                    Emit::Updating => "updating",
+                };
+                node.params.insert("emit (overridden)".into(), emit.into());
+            }
+        }
+        plan
+    }
+
     /// `window` with these overrides applied.
     pub fn apply(&self, mut window: Window) -> Window {
         if let Some(kind) = self.kind {
