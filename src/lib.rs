@@ -9,11 +9,13 @@ pub mod fraud;
 pub mod kappa_reports;
 pub mod log_schemas;
 pub mod nexmark;
+pub mod orders;
 pub mod sales;
 pub mod windowed;
 pub mod words;
 
 pub use fraud::{Alert, FraudDetection, Transaction};
+pub use orders::{CountryRevenue, CountryTotal, Customer, Order};
 pub use sales::{DailySales, DailyTotal, Sale};
 pub use windowed::{TimedSale, WindowTotal, WindowedSales};
 pub use words::{Line, WordCount, WordFrequency};

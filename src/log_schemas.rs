@@ -62,3 +62,11 @@ impl Schema for Transaction {
 impl Schema for TimedSale {
     const VERSION: u32 = 1;
 }
+
+impl Schema for crate::orders::Order {
+    const VERSION: u32 = 1;
+}
+
+impl Schema for crate::orders::Customer {
+    const VERSION: u32 = 1;
+}

@@ -104,8 +104,6 @@ where
             "--changes",
             "--checkpoint-every",
             "3",
-            "--late",
-            "/dev/null",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -178,8 +176,11 @@ fn killed_daily_sales_replays_resume_to_the_uninterrupted_output() {
 #[test]
 fn killed_event_time_replays_resume_to_the_uninterrupted_output() {
     let csv = timed_sales_csv(&mut Lcg(5), 3000);
-    let (reference, restarted, offsets, head) =
-        kill_and_restart::<WindowTotal>("windowed_sales", &csv, &["--max-delay", "30s"]);
+    let (reference, restarted, offsets, head) = kill_and_restart::<WindowTotal>(
+        "windowed_sales",
+        &csv,
+        &["--max-delay", "30s", "--late", "/dev/null"],
+    );
     assert!(!reference.is_empty());
     assert_eq!(restarted, reference);
     assert!(

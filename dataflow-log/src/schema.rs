@@ -79,6 +79,20 @@ where
     decode_exact::<Old>(Old::VERSION, payload).map(New::from)
 }
 
+/// Decodes a payload written with schema `version` as `T`: directly at [`Schema::VERSION`], through
+/// [`Schema::upgrade`] for older versions; a newer version is an error. This is what reading a record
+/// does; envelopes that carry a payload of another type inside theirs (such as one log holding the
+/// records of several inputs) use it for the inner payload.
+pub fn decode_versioned<T: Schema>(version: u32, payload: &[u8]) -> Result<T, DecodeError> {
+    if version == T::VERSION {
+        decode_exact::<T>(version, payload)
+    } else if version < T::VERSION {
+        T::upgrade(version, payload)
+    } else {
+        Err(DecodeError::unsupported(version, T::VERSION))
+    }
+}
+
 /// Decodes a payload as `T` and requires that every byte is used.
 fn decode_exact<T: DeserializeOwned>(version: u32, payload: &[u8]) -> Result<T, DecodeError> {
     match postcard::take_from_bytes::<T>(payload) {
@@ -100,14 +114,7 @@ pub(crate) fn decode_payload<T: Schema>(
     version: u32,
     payload: &[u8],
 ) -> Result<T, LogError> {
-    let result = if version == T::VERSION {
-        decode_exact::<T>(version, payload)
-    } else if version < T::VERSION {
-        T::upgrade(version, payload)
-    } else {
-        Err(DecodeError::unsupported(version, T::VERSION))
-    };
-    result.map_err(|source| LogError::Decode {
+    decode_versioned::<T>(version, payload).map_err(|source| LogError::Decode {
         offset,
         version,
         source,

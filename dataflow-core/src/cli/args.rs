@@ -43,9 +43,10 @@ pub struct Args {
     /// A command instead of a run: `ingest`.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Input file (CSV with a header line, or JSON Lines).
-    #[arg(long)]
-    pub input: Option<PathBuf>,
+    /// Input file (CSV with a header line, or JSON Lines): `--input PATH`, or one `--input NAME=PATH`
+    /// per input of a pipeline with several.
+    #[arg(long, value_name = "[NAME=]PATH")]
+    pub input: Vec<String>,
     /// Input format; inferred from the file extension when omitted.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -157,9 +158,10 @@ pub enum Command {
 /// The arguments of `ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// Input file (CSV with a header line, or JSON Lines).
-    #[arg(long)]
-    pub input: PathBuf,
+    /// Input file (CSV with a header line, or JSON Lines): `--input PATH`, or one `--input NAME=PATH`
+    /// per input of a pipeline with several.
+    #[arg(long, value_name = "[NAME=]PATH", required = true)]
+    pub input: Vec<String>,
     /// The event log's directory (created if needed).
     #[arg(long)]
     pub log: PathBuf,

@@ -1,43 +1,46 @@
 //! Batch and stream mode: the input file fed as one batch, or as an unbounded stream of steps.
 
+use crate::cli::inputs::{CliInputs, input_paths, read_all};
 use crate::cli::{
-    Args, Mode, STEP_CAPACITY, cluster_of, input_format, late_note, late_output, output_counts,
+    Args, Mode, cluster_of, input_format, late_note, late_output, output_counts,
     refuse_writing_the_input, runner_of,
 };
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
-use crate::io::{DeadLetterSink, FileSource, LiveSource, Next, SourceStats};
+use crate::io::{DeadLetter, DeadLetterSink, SourceStats};
 use crate::log::Schema;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use crate::runtime::Summary;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-/// Runs the input file through pipeline `P` in batch or stream mode, as `args` say.
+/// Runs the input files through pipeline `P` in batch or stream mode, as `args` say.
 pub(crate) fn feed<P, I>(args: &Args) -> Result<(), Error>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
-    let input = args
-        .input
-        .as_ref()
-        .ok_or_else(|| Error::Usage("--input PATH is required (or --explain)".into()))?;
-    let format = input_format(input, args.format)?;
+    let paths = input_paths::<P>(&args.input)?;
+    for path in &paths {
+        input_format(path, args.format)?;
+    }
     let cluster = cluster_of(args)?;
     let leader = cluster.process == 0;
-    refuse_writing_the_input(
-        input,
-        &[
-            ("--output", args.output.as_deref()),
-            ("--dead-letter", args.dead_letter.as_deref()),
-            ("--late", args.late.as_deref()),
-        ],
-    )?;
+    for path in &paths {
+        refuse_writing_the_input(
+            path,
+            &[
+                ("--output", args.output.as_deref()),
+                ("--dead-letter", args.dead_letter.as_deref()),
+                ("--late", args.late.as_deref()),
+            ],
+        )?;
+    }
     let started = Instant::now();
-    let mut source = FileSource::<I>::open(input, format)?;
+    let mut sources = <P::Inputs as CliInputs>::open(&paths, args.format)?;
     let mut dead = match &args.dead_letter {
         Some(path) => DeadLetterSink::file(path)?,
         None => DeadLetterSink::stderr(),
@@ -56,73 +59,49 @@ where
     let runner = runner_of::<P>(args, cluster);
     let version = runner.version();
 
-    let stats;
-    let output = match args.mode {
-        Mode::Batch => {
-            let mut records = Vec::new();
-            while let Some(item) = source.try_next()? {
-                match item {
-                    Ok(record) => records.push(record),
-                    Err(letter) if leader => dead.write(&letter)?,
-                    Err(_) => {}
-                }
-            }
-            stats = source.stats();
-            runner.batch(records)?
-        }
-        // (Replay mode returned above.)
-        Mode::Stream | Mode::Replay => {
-            let may_wait = source.may_wait();
-            let mut live = LiveSource::new(source, may_wait);
-            let mut running = runner.start()?;
-            loop {
-                let mut step = Vec::with_capacity(args.step_size().min(STEP_CAPACITY));
-                let mut ended = false;
+    let output = {
+        // Only the leader reports dead letters: every process reads the whole input.
+        let mut letters = |letter: DeadLetter| if leader { dead.write(&letter) } else { Ok(()) };
+        match args.mode {
+            Mode::Batch => runner.batch_of(read_all::<P>(&mut sources, &mut letters)?)?,
+            // (Replay mode returned above.)
+            Mode::Stream | Mode::Replay => {
+                let mut running = runner.start()?;
                 loop {
-                    match live.try_next()? {
-                        Next::Item(Ok(record)) => {
-                            step.push(record);
-                            if step.len() == args.step_size() {
-                                break;
-                            }
-                        }
-                        Next::Item(Err(letter)) if leader => dead.write(&letter)?,
-                        Next::Item(Err(_)) => {}
-                        // A live input has nothing more for now: the step ends here, and once its
-                        // output is out, what was written so far is made visible before waiting.
-                        Next::Waiting if !step.is_empty() => break,
-                        Next::Waiting => {
-                            out.flush().map_err(|e| Error::io(&out_name, e))?;
-                            late_out.flush().map_err(|e| Error::io(&late_name, e))?;
-                            dead.flush()?;
-                            live.wait();
-                        }
-                        Next::End => {
-                            ended = true;
-                            break;
-                        }
-                    }
-                }
-                if !step.is_empty() {
-                    let changes = running.push(step)?;
-                    if args.changes && leader {
-                        write_changes(&mut out, &changes, &out_name)?;
-                    }
-                    write_late(
-                        &mut late_out,
-                        &running.take_late(),
-                        &late_name,
-                        args.late.is_none(),
+                    let mut step = <P::Inputs as Inputs>::empty();
+                    let state = <P::Inputs as CliInputs>::read(
+                        &mut sources,
+                        args.step_size(),
+                        &mut step,
+                        &mut letters,
                     )?;
+                    if <P::Inputs as Inputs>::len(&step) > 0 {
+                        let changes = running.push_batch(step)?;
+                        if args.changes && leader {
+                            write_changes(&mut out, &changes, &out_name)?;
+                        }
+                        write_late(
+                            &mut late_out,
+                            &running.take_late(),
+                            &late_name,
+                            args.late.is_none(),
+                        )?;
+                    } else if state.waiting {
+                        // A live input has nothing more for now: what was written so far is made
+                        // visible before waiting.
+                        out.flush().map_err(|e| Error::io(&out_name, e))?;
+                        late_out.flush().map_err(|e| Error::io(&late_name, e))?;
+                        <P::Inputs as CliInputs>::wait(&mut sources);
+                    }
+                    if state.ended {
+                        break;
+                    }
                 }
-                if ended {
-                    break;
-                }
+                running.finish()?
             }
-            stats = live.stats();
-            running.finish()?
         }
     };
+    let stats = <P::Inputs as CliInputs>::stats(&sources);
     if leader {
         if args.changes && args.mode == Mode::Stream {
             write_changes(&mut out, &output.closing_changes, &out_name)?;

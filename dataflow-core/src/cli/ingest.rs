@@ -1,42 +1,47 @@
 //! `ingest`: appends an input file's records to the event log, with their event times.
 
-use crate::cli::IngestArgs;
-use crate::cli::{input_format, refuse_writing_the_input};
+use crate::cli::inputs::{CliInputs, input_paths};
+use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
-use crate::io::{DeadLetterSink, FileSource};
+use crate::io::DeadLetterSink;
 use crate::kappa::write_atomically;
-use crate::log::{EventLog, LogOptions, Schema};
-use crate::pipeline::Pipeline;
+use crate::log::{EventLog, LogOptions, LoggedInputs, Schema};
+use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use crate::user_code::{catch_user, panic_message};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How far an ingest of one input into one log got, kept beside the log's segments
+/// How far an ingest of one set of inputs into one log got, kept beside the log's segments
 /// (`ingest-<hash>.progress`, JSON) and rewritten atomically after every commit, so that an
 /// interrupted ingest can be continued exactly with `--resume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Progress {
-    /// The input file, as an absolute path.
-    input: String,
-    /// The input's length in bytes when the ingest started.
-    input_bytes: u64,
+    /// The input files, as absolute paths, in the declaration's order.
+    inputs: Vec<String>,
+    /// Their lengths in bytes when the ingest started.
+    input_bytes: Vec<u64>,
+    /// Records per commit (and, with several inputs, per input per turn): a resumed ingest of
+    /// several inputs reads them in the same turns, so the records it skips are the ones that were
+    /// appended.
+    batch_size: usize,
     /// The log offset of the first record this ingest appended.
     first_offset: u64,
     /// The log offset after the last record acknowledged so far.
     next_offset: u64,
-    /// Input records (good and dead-lettered) read up to the last acknowledged one.
-    items_read: u64,
     /// Whether the whole input was ingested.
     done: bool,
 }
 
-fn progress_path(log: &Path, input: &str) -> PathBuf {
-    // FNV-1a of the input's path: a stable name without another dependency.
-    let hash = input.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+fn progress_path(log: &Path, inputs: &[String]) -> PathBuf {
+    // FNV-1a of the inputs' paths: a stable name without another dependency.
+    let hash = inputs
+        .join("\n")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
     log.join(format!("ingest-{hash:016x}.progress"))
 }
 
@@ -59,37 +64,50 @@ fn save_progress(path: &Path, progress: &Progress) -> Result<(), Error> {
     write_atomically(path, &bytes)
 }
 
-/// `ingest`: appends the input's records to the log, with their event times, reporting on standard
-/// error what the log has acknowledged as it goes. With `--resume`, continues an interrupted ingest
-/// of the same input after what the log acknowledged.
+/// `ingest`: appends the inputs' records to the log, with their event times, reporting on standard
+/// error what the log has acknowledged as it goes. Several inputs are read in turn, `--batch-size`
+/// records of each, and stored tagged with their input. With `--resume`, continues an interrupted
+/// ingest of the same inputs after what the log acknowledged.
 pub(crate) fn ingest<P, I>(args: &IngestArgs) -> Result<(), Error>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
     let started = Instant::now();
-    let format = input_format(&args.input, args.format)?;
+    let paths = input_paths::<P>(&args.input)?;
+    for path in &paths {
+        input_format(path, args.format)?;
+    }
     if args.batch_size == 0 {
         return Err(Error::Usage("--batch-size must be at least 1".into()));
     }
-    refuse_writing_the_input(
-        &args.input,
-        &[("--dead-letter", args.dead_letter.as_deref())],
-    )?;
-    let mut source = FileSource::<I>::open(&args.input, format)?;
-    let input = std::fs::canonicalize(&args.input)
-        .unwrap_or_else(|_| args.input.clone())
-        .display()
-        .to_string();
-    let input_bytes = std::fs::metadata(&args.input).map_or(0, |m| m.len());
+    for path in &paths {
+        refuse_writing_the_input(path, &[("--dead-letter", args.dead_letter.as_deref())])?;
+    }
+    let mut sources = <P::Inputs as CliInputs>::open(&paths, args.format)?;
+    let inputs: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
+    let named = inputs.join(" and ");
+    let input_bytes: Vec<u64> = paths
+        .iter()
+        .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()))
+        .collect();
     let log = EventLog::open(&args.log, LogOptions::default())
         .map_err(|e| Error::Source(format!("event log {}: {e}", args.log.display())))?;
-    let progress_file = progress_path(&args.log, &input);
+    let progress_file = progress_path(&args.log, &inputs);
     let earlier = load_progress(&progress_file)?;
     let mut progress = match (&earlier, args.resume) {
         (Some(earlier), true) if earlier.done => {
             println!(
-                "{input} was ingested completely into {} already (offsets {}..{}): nothing to do",
+                "{named} was ingested completely into {} already (offsets {}..{}): nothing to do",
                 args.log.display(),
                 earlier.first_offset,
                 earlier.next_offset
@@ -97,24 +115,35 @@ where
             return Ok(());
         }
         (Some(earlier), true) => {
-            if input_bytes < earlier.input_bytes {
+            let shorter = input_bytes
+                .iter()
+                .zip(&earlier.input_bytes)
+                .any(|(now, then)| now < then);
+            if shorter {
                 return Err(Error::Usage(format!(
-                    "{input} is {input_bytes} bytes long, shorter than the {} bytes the interrupted \
-                     ingest read from: it is not the same input",
-                    earlier.input_bytes
+                    "{named} is shorter than when the interrupted ingest read it: it is not the \
+                     same input"
+                )));
+            }
+            // Several inputs are read in turns of --batch-size records: the same turns give the
+            // same order of records in the log.
+            if paths.len() > 1 && earlier.batch_size != args.batch_size {
+                return Err(Error::Usage(format!(
+                    "the interrupted ingest read with --batch-size {}: resume with the same",
+                    earlier.batch_size
                 )));
             }
             earlier.clone()
         }
         (None, true) => {
             return Err(Error::Usage(format!(
-                "there is no interrupted ingest of {input} into {} to resume",
+                "there is no interrupted ingest of {named} into {} to resume",
                 args.log.display()
             )));
         }
         (Some(earlier), false) if !earlier.done => {
             return Err(Error::Usage(format!(
-                "an earlier ingest of {input} into {} stopped after offsets {}..{}: pass --resume \
+                "an earlier ingest of {named} into {} stopped after offsets {}..{}: pass --resume \
                  to continue it without duplicates (or remove {} to append the whole input again)",
                 args.log.display(),
                 earlier.first_offset,
@@ -123,11 +152,11 @@ where
             )));
         }
         _ => Progress {
-            input: input.clone(),
+            inputs: inputs.clone(),
             input_bytes,
+            batch_size: args.batch_size,
             first_offset: log.head(),
             next_offset: log.head(),
-            items_read: 0,
             done: false,
         },
     };
@@ -136,50 +165,95 @@ where
         None => DeadLetterSink::stderr(),
     };
     let log_name = args.log.display().to_string();
-    // What the log holds after the error, so that the user knows what was stored.
+    // What the log holds after an error, so that the user knows what was stored.
     let stored = |progress: &Progress, e: String| {
         Error::Source(format!(
-            "event log {log_name}: {e}; offsets {}..{} of {input} were acknowledged before it \
+            "event log {log_name}: {e}; offsets {}..{} of {named} were acknowledged before it \
              (`ingest --resume` continues after them)",
             progress.first_offset, progress.next_offset
         ))
     };
-    if args.resume {
-        skip_ingested::<I>(&mut source, &log, &mut progress, &input)?;
-    }
+    let log_error = |e: dataflow_log::LogError| Error::Source(format!("event log {log_name}: {e}"));
+    // Resuming: the records appended before the last saved progress are skipped; those the log
+    // acknowledged after it (a crash between a commit and its progress record leaves some) are
+    // checked against the input's next records and skipped too.
+    let mut skip = progress.next_offset - progress.first_offset;
+    let head = log.head();
+    let mut overlap = match head > progress.next_offset {
+        true => Some(log.read_from(progress.next_offset).map_err(log_error)?),
+        false => None,
+    };
     let mut batch = log.batch();
-    let mut ordinal = source.stats().ok;
+    let mut ordinal = 0u64;
     let mut reported = Instant::now();
-    while let Some(item) = source.try_next()? {
-        let record = match item {
-            Ok(record) => record,
-            Err(letter) => {
-                dead.write(&letter)?;
+    loop {
+        let mut step = <P::Inputs as Inputs>::empty();
+        let state = <P::Inputs as CliInputs>::read(
+            &mut sources,
+            args.batch_size,
+            &mut step,
+            &mut |letter| dead.write(&letter),
+        )?;
+        for (alone, entry) in <P::Inputs as LoggedInputs>::entries(step) {
+            ordinal += 1;
+            if skip > 0 {
+                skip -= 1;
                 continue;
             }
-        };
-        ordinal += 1;
-        let (event_time, record) = event_time_of::<P, I>(record, || {
-            format!("{}: record {ordinal}", args.input.display())
-        })?;
-        batch
-            .push(event_time, &record)
-            .map_err(|e| stored(&progress, e.to_string()))?;
-        if batch.len() >= args.batch_size {
-            let range = batch
-                .commit()
+            if let Some(reader) = &mut overlap {
+                if progress.next_offset < head {
+                    let logged: I = match reader.next_ref().map_err(log_error)? {
+                        Some(logged) => logged.decode().map_err(log_error)?,
+                        None => {
+                            return Err(Error::Source(format!(
+                                "event log {log_name} ended at offset {} before its head",
+                                progress.next_offset
+                            )));
+                        }
+                    };
+                    if logged != entry {
+                        return Err(Error::Usage(format!(
+                            "the log's record at offset {} is not the next record of {named}: the \
+                             log was appended to by another writer since the interrupted ingest, \
+                             so it cannot be resumed",
+                            progress.next_offset
+                        )));
+                    }
+                    progress.next_offset += 1;
+                    continue;
+                }
+                overlap = None;
+            }
+            let event_time = event_time_of::<P>(&alone, || format!("{named}: record {ordinal}"))?;
+            batch
+                .push(event_time, &entry)
                 .map_err(|e| stored(&progress, e.to_string()))?;
-            progress.next_offset = range.end;
-            progress.items_read = source.stats().read;
-            save_progress(&progress_file, &progress)?;
-            if reported.elapsed() >= Duration::from_secs(1) {
-                reported = Instant::now();
-                eprintln!(
-                    "ingest: offsets {}..{} acknowledged ({} input records read)",
-                    progress.first_offset, progress.next_offset, progress.items_read
-                );
+            if batch.len() >= args.batch_size {
+                let range = batch
+                    .commit()
+                    .map_err(|e| stored(&progress, e.to_string()))?;
+                progress.next_offset = range.end;
+                save_progress(&progress_file, &progress)?;
+                if reported.elapsed() >= Duration::from_secs(1) {
+                    reported = Instant::now();
+                    eprintln!(
+                        "ingest: offsets {}..{} acknowledged",
+                        progress.first_offset, progress.next_offset
+                    );
+                }
             }
         }
+        if state.ended {
+            break;
+        }
+        if state.waiting {
+            <P::Inputs as CliInputs>::wait(&mut sources);
+        }
+    }
+    if skip > 0 || progress.next_offset < head {
+        return Err(Error::Usage(format!(
+            "{named} has fewer records than the interrupted ingest appended: it is not the same input"
+        )));
     }
     if !batch.is_empty() {
         let range = batch
@@ -187,7 +261,6 @@ where
             .map_err(|e| stored(&progress, e.to_string()))?;
         progress.next_offset = range.end;
     }
-    progress.items_read = source.stats().read;
     progress.done = true;
     save_progress(&progress_file, &progress)?;
     dead.flush()?;
@@ -198,19 +271,18 @@ where
         progress.first_offset,
         progress.next_offset
     );
-    let stats = source.stats();
+    let stats = <P::Inputs as CliInputs>::stats(&sources);
     let dead_note = if stats.dead > 0 {
         format!(" (to {})", dead.target())
     } else {
         String::new()
     };
-    let resumed = if args.resume {
-        format!(
-            ", resumed after {} input records",
-            earlier.map_or(0, |e| e.items_read)
-        )
-    } else {
-        String::new()
+    let resumed = match &earlier {
+        Some(earlier) if args.resume => format!(
+            ", resumed after offsets {}..{}",
+            earlier.first_offset, earlier.next_offset
+        ),
+        _ => String::new(),
     };
     eprintln!(
         "{} (version {}): ingest{resumed}: read {} records, {} ok, {} dead-lettered{dead_note}; {acknowledged} acknowledged by the log in {:.3} s",
@@ -224,82 +296,27 @@ where
     Ok(())
 }
 
-/// Resuming: skips the input records the interrupted ingest read up to its last saved progress, then
-/// the records the log acknowledged after that save (a crash between a commit and the progress file
-/// leaves some), checking that each is the input's next record, so nothing is appended twice.
-fn skip_ingested<I>(
-    source: &mut FileSource<I>,
-    log: &EventLog,
-    progress: &mut Progress,
-    input: &str,
-) -> Result<(), Error>
-where
-    I: Record + Schema,
-{
-    while source.stats().read < progress.items_read {
-        if source.try_next()?.is_none() {
-            return Err(Error::Usage(format!(
-                "{input} has fewer records than the interrupted ingest read: it is not the same input"
-            )));
-        }
-    }
-    let head = log.head();
-    if progress.next_offset == head {
-        return Ok(());
-    }
-    let log_error = |e: dataflow_log::LogError| Error::Source(format!("event log: {e}"));
-    let mut reader = log.read_from(progress.next_offset).map_err(log_error)?;
-    while progress.next_offset < head {
-        let Some(stored) = reader.next_ref().map_err(log_error)? else {
-            break;
-        };
-        let stored: I = stored.decode().map_err(log_error)?;
-        let next = loop {
-            match source.try_next()? {
-                Some(Ok(record)) => break Some(record),
-                Some(Err(_)) => continue,
-                None => break None,
-            }
-        };
-        if next.as_ref() != Some(&stored) {
-            return Err(Error::Usage(format!(
-                "the log's record at offset {} is not the next record of {input}: the log was \
-                 appended to by another writer since the interrupted ingest, so it cannot be resumed",
-                progress.next_offset
-            )));
-        }
-        progress.next_offset += 1;
-    }
-    progress.items_read = source.stats().read;
-    Ok(())
-}
-
-/// A record's event time for the log: what the pipeline's `event_time` stage says, or the ingestion
-/// time (ms since the Unix epoch) for a pipeline without one.
-fn event_time_of<P, I>(record: I, name: impl FnOnce() -> String) -> Result<(u64, I), Error>
-where
-    P: Pipeline<Inputs = (I,)>,
-    I: Record,
-{
+/// A record's event time for the log: what the pipeline's `event_time` stage says of `alone`, the
+/// batch of the record alone, or the ingestion time (ms since the Unix epoch) for a pipeline
+/// without one.
+fn event_time_of<P: Pipeline>(
+    alone: &<P::Inputs as Inputs>::Batch,
+    name: impl FnOnce() -> String,
+) -> Result<u64, Error> {
     let now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     };
     if !P::EVENT_TIME {
-        return Ok((now(), record));
+        return Ok(now());
     }
-    let mut batch = (vec![record],);
-    let time = catch_user(|| P::max_event_time(&batch)).map_err(|payload| {
+    let time = catch_user(|| P::max_event_time(alone)).map_err(|payload| {
         Error::Source(format!(
             "{}: the pipeline's event_time stage panicked: {}",
             name(),
             panic_message(payload.as_ref())
         ))
     })?;
-    let record = batch
-        .0
-        .pop()
-        .ok_or_else(|| Error::Source("the event-time batch lost its record".into()))?;
-    Ok((time.unwrap_or_else(now), record))
+    Ok(time.unwrap_or_else(now))
 }

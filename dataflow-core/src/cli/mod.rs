@@ -53,13 +53,14 @@
 mod args;
 mod feed;
 mod ingest;
+mod inputs;
 mod replay;
 
 pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};
+pub use inputs::{CliInputs, ReadState};
 
 use crate::error::Error;
 use crate::io::Format;
-use crate::io::field_names;
 use crate::log::Schema;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
@@ -75,7 +76,8 @@ use std::process::ExitCode;
 /// Runs pipeline `P` with the command line of this process and returns the exit code.
 pub fn main<P, I>() -> ExitCode
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
     let matches = command::<P, I>().get_matches();
@@ -96,7 +98,8 @@ where
 /// and a description of its input and the fields a record of it has.
 pub fn command<P, I>() -> clap::Command
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
     let about = if P::DOC.is_empty() {
@@ -104,18 +107,31 @@ where
     } else {
         format!("{}\n\nVersion {}.", P::DOC, P::version())
     };
-    let input = P::plan()
-        .nodes
+    let names = inputs::input_names::<P>();
+    let described: Vec<String> = names
         .iter()
-        .find(|n| n.kind == StageKind::Input)
-        .map_or("input", |n| n.name.as_str());
-    let fields = match field_names::<I>() {
-        Some((name, fields)) => format!(
-            "`{input}`: {name} records with the fields {}: a CSV file whose header names them, or \
-             JSON Lines with one object per line holding them.",
-            fields.join(", ")
-        ),
-        None => format!("`{input}`: one JSON value per line (JSON Lines), or one CSV column."),
+        .zip(<P::Inputs as CliInputs>::fields())
+        .map(|(input, fields)| match fields {
+            Some((name, fields)) => format!(
+                "`{input}`: {name} records with the fields {}",
+                fields.join(", ")
+            ),
+            None => format!("`{input}`: one value per line"),
+        })
+        .collect();
+    let fields = if names.len() == 1 {
+        format!(
+            "{}: a CSV file whose header names them, or JSON Lines with one object per line \
+             holding them.",
+            described[0]
+        )
+    } else {
+        format!(
+            "one --input NAME=PATH for each of {}. Each is a CSV file whose header names its \
+             fields, or JSON Lines with one object per line; stream mode reads them in turn, \
+             --step-size records of each per step.",
+            described.join("; ")
+        )
     };
     let event_time = if P::EVENT_TIME {
         "\n\nEvent time comes from the records. A stream's answer equals the batch's for input out \
@@ -166,7 +182,8 @@ fn explain_plan(plan: &Plan, format: Explain, out: &mut dyn Write) -> std::io::R
 /// Runs pipeline `P` as `args` say.
 pub fn run<P, I>(args: &Args) -> Result<(), Error>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
     if let Some(Command::Ingest(ingest_args)) = &args.command {
@@ -273,9 +290,6 @@ pub(crate) fn input_format(input: &Path, format: Option<FormatArg>) -> Result<Fo
         }),
     }
 }
-
-/// The most records a step buffer reserves room for up front, whatever `--step-size` says.
-pub(crate) const STEP_CAPACITY: usize = 1 << 16;
 
 /// The cluster `args` describe, checked (worker and process counts, process index, host file) before
 /// any input is read.

@@ -1,7 +1,7 @@
 //! `--mode replay`: feeds the pipeline from the event log, following its tail if asked, with
 //! checkpoints.
 
-use crate::cli::{Args, cluster_of, late_note, late_output, output_counts, runner_of};
+use crate::cli::{Args, CliInputs, cluster_of, late_note, late_output, output_counts, runner_of};
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
 use crate::kappa::{
@@ -111,7 +111,8 @@ fn file_identity(path: &Path) -> String {
 /// `--mode replay`: feeds the pipeline from the event log, with checkpoints if asked.
 pub(crate) fn replay<P, I>(args: &Args) -> Result<(), Error>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
     let started = Instant::now();
@@ -119,7 +120,7 @@ where
         .log
         .as_ref()
         .ok_or_else(|| Error::Usage("--mode replay needs --log DIR".into()))?;
-    if args.input.is_some() {
+    if !args.input.is_empty() {
         return Err(Error::Usage(
             "--mode replay reads --log, not --input: append the input with `ingest` first".into(),
         ));
@@ -303,7 +304,8 @@ impl ReplayCli<'_> {
 
 impl<P, I> ReplayHooks<P, I, EventLog> for ReplayCli<'_>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
     fn step(

@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::kappa::checkpoint::{Checkpoint, FeedMark, note};
-use crate::log::{EventLog, Log, Schema, Tail};
+use crate::log::{EventLog, Log, LoggedInputs, Schema, Tail};
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::runtime::{Change, Output, Runner, Running};
@@ -105,7 +105,8 @@ pub struct Replay<P: Pipeline, I: Schema + 'static, L: Log = EventLog> {
 
 impl<P, I, L> Replay<P, I, L>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: LoggedInputs<Entry = I>,
     I: Record + Schema,
     L: Log,
 {
@@ -275,7 +276,9 @@ where
                 count: 1,
             },
         );
-        let changes = self.running.push(records)?;
+        let changes = self
+            .running
+            .push_batch(<P::Inputs as LoggedInputs>::batch(records))?;
         Ok(ReplayStep {
             changes,
             from: at,
@@ -399,7 +402,8 @@ pub fn replay<P, I>(
     follow: Option<Duration>,
 ) -> Result<Replayed<P::Output>, Error>
 where
-    P: Pipeline<Inputs = (I,)>,
+    P: Pipeline,
+    P::Inputs: LoggedInputs<Entry = I>,
     I: Record + Schema,
 {
     let mut replay = Replay::start(runner, log, from, step)?;

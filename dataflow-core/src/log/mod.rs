@@ -10,11 +10,13 @@
 //!  ingest ─▶ Log::append ─▶ [ log: offsets 0 .. head ] ─▶ Log::tail(from) ─▶ Tail::read / wait ─▶ replay
 //! ```
 
+mod entry;
 mod file;
 
 pub use dataflow_log::{
     DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, upgrade_from,
 };
+pub use entry::{Entry2, Entry3, LoggedInputs};
 pub use file::FileTail;
 
 use crate::error::Error;

@@ -128,7 +128,18 @@ impl<P: Pipeline> Runner<P> {
         let mut running = self.start()?;
         // Nobody reads the step's changes: they go straight to the consolidated output, consolidated once
         // at the end.
-        running.push_step(input, false)?;
+        running.push_step(input.into_batch(), false)?;
+        running.finish()
+    }
+
+    /// [`Runner::batch`] for a batch of the pipeline's inputs as the runtime holds them (one `Vec` per
+    /// input), for code generic over the number of inputs.
+    pub fn batch_of(
+        &self,
+        batch: <P::Inputs as Inputs>::Batch,
+    ) -> Result<Output<P::Output>, Error> {
+        let mut running = self.start()?;
+        running.push_step(batch, false)?;
         running.finish()
     }
 
@@ -263,15 +274,23 @@ impl<P: Pipeline> Running<P> {
         &mut self,
         input: impl IntoBatch<P::Inputs>,
     ) -> Result<Vec<Change<P::Output>>, Error> {
-        self.push_step(input, true)
+        self.push_step(input.into_batch(), true)
+    }
+
+    /// [`Running::push`] for a batch of the pipeline's inputs as the runtime holds them (one `Vec`
+    /// per input), for code generic over the number of inputs.
+    pub fn push_batch(
+        &mut self,
+        batch: <P::Inputs as Inputs>::Batch,
+    ) -> Result<Vec<Change<P::Output>>, Error> {
+        self.push_step(batch, true)
     }
 
     fn push_step(
         &mut self,
-        input: impl IntoBatch<P::Inputs>,
+        batch: <P::Inputs as Inputs>::Batch,
         report: bool,
     ) -> Result<Vec<Change<P::Output>>, Error> {
-        let batch = input.into_batch();
         let target = if P::EVENT_TIME {
             match catch_user(|| P::max_event_time(&batch)) {
                 Ok(Some(max)) => {

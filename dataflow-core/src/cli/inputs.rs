@@ -1,0 +1,238 @@
+//! A pipeline's inputs on the command line: one `--input NAME=PATH` per declared input (a single
+//! input also takes `--input PATH`), read in turn, `--step-size` records from each per step.
+
+use crate::cli::{FormatArg, input_format};
+use crate::error::Error;
+use crate::io::{DeadLetter, FileSource, LiveSource, Next, SourceStats, field_names};
+use crate::log::{LoggedInputs, Schema};
+use crate::pipeline::{Inputs, Pipeline};
+use crate::record::Record;
+use dataflow_plan::StageKind;
+use std::path::PathBuf;
+
+/// What one read of every input left: whether all are exhausted, whether one is waiting for a
+/// writer (a FIFO with nothing yet).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadState {
+    /// Every input has ended.
+    pub ended: bool,
+    /// Some input has nothing for now.
+    pub waiting: bool,
+}
+
+/// The inputs of a pipeline as the command line reads them: implemented for one to three inputs.
+pub trait CliInputs: LoggedInputs {
+    /// One open source per input.
+    type Sources;
+
+    /// Opens one file per input, in the declaration's order.
+    fn open(paths: &[PathBuf], format: Option<FormatArg>) -> Result<Self::Sources, Error>;
+
+    /// Reads up to `max` records from each input into `batch`, in turn, without waiting for a live
+    /// input; dead letters go to `dead`.
+    fn read(
+        sources: &mut Self::Sources,
+        max: usize,
+        batch: &mut Self::Batch,
+        dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+    ) -> Result<ReadState, Error>;
+
+    /// Waits until some waiting input has a record (or has ended).
+    fn wait(sources: &mut Self::Sources);
+
+    /// The counts of all inputs together.
+    fn stats(sources: &Self::Sources) -> SourceStats;
+
+    /// Each input's record type and fields, for help texts.
+    fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>>;
+}
+
+/// Reads up to `max` records of one source into `into`; returns (ended, waiting).
+fn read_one<T: Record>(
+    source: &mut (LiveSource<T>, bool),
+    max: usize,
+    into: &mut Vec<T>,
+    dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+) -> Result<(bool, bool), Error> {
+    if source.1 {
+        return Ok((true, false));
+    }
+    let mut taken = 0;
+    while taken < max {
+        match source.0.try_next()? {
+            Next::Item(Ok(record)) => {
+                into.push(record);
+                taken += 1;
+            }
+            Next::Item(Err(letter)) => dead(letter)?,
+            Next::Waiting => return Ok((false, true)),
+            Next::End => {
+                source.1 = true;
+                return Ok((true, false));
+            }
+        }
+    }
+    Ok((false, false))
+}
+
+fn open_one<T: Record + Schema>(
+    path: &PathBuf,
+    format: Option<FormatArg>,
+) -> Result<(LiveSource<T>, bool), Error> {
+    let source = FileSource::<T>::open(path, input_format(path, format)?)?;
+    let may_wait = source.may_wait();
+    Ok((LiveSource::new(source, may_wait), false))
+}
+
+fn add(a: SourceStats, b: SourceStats) -> SourceStats {
+    SourceStats {
+        read: a.read + b.read,
+        ok: a.ok + b.ok,
+        dead: a.dead + b.dead,
+    }
+}
+
+macro_rules! cli_inputs {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Record + Schema),+> CliInputs for ($($t,)+) {
+            type Sources = ($((LiveSource<$t>, bool),)+);
+
+            fn open(paths: &[PathBuf], format: Option<FormatArg>) -> Result<Self::Sources, Error> {
+                Ok(($(open_one::<$t>(&paths[$i], format)?,)+))
+            }
+
+            fn read(
+                sources: &mut Self::Sources,
+                max: usize,
+                batch: &mut Self::Batch,
+                dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+            ) -> Result<ReadState, Error> {
+                let mut state = ReadState { ended: true, waiting: false };
+                $(
+                    let (ended, waiting) = read_one(&mut sources.$i, max, &mut batch.$i, dead)?;
+                    state.ended &= ended;
+                    state.waiting |= waiting;
+                )+
+                Ok(state)
+            }
+
+            fn wait(sources: &mut Self::Sources) {
+                let open = 0 $(+ usize::from(!sources.$i.1))+;
+                if open == 1 {
+                    $( if !sources.$i.1 { sources.$i.0.wait(); } )+
+                } else {
+                    // Several live inputs: look again shortly at all of them.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+
+            fn stats(sources: &Self::Sources) -> SourceStats {
+                let total = SourceStats::default();
+                $( let total = add(total, sources.$i.0.stats()); )+
+                total
+            }
+
+            fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>> {
+                vec![$(field_names::<$t>(),)+]
+            }
+        }
+    };
+}
+
+cli_inputs!(A 0);
+cli_inputs!(A 0, B 1);
+cli_inputs!(A 0, B 1, C 2);
+
+/// The names of `P`'s inputs, as declared.
+pub(crate) fn input_names<P: Pipeline>() -> Vec<&'static str> {
+    P::plan()
+        .nodes
+        .iter()
+        .filter(|n| n.kind == StageKind::Input)
+        .map(|n| n.name.as_str())
+        .collect()
+}
+
+/// The input files `args` name, one per declared input of `P`, in the declaration's order:
+/// `--input NAME=PATH` for each (one input also takes `--input PATH`).
+pub(crate) fn input_paths<P: Pipeline>(inputs: &[String]) -> Result<Vec<PathBuf>, Error> {
+    let names = input_names::<P>();
+    let usage = || {
+        let each: Vec<String> = names.iter().map(|n| format!("--input {n}=PATH")).collect();
+        each.join(" ")
+    };
+    if inputs.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} (or --explain)",
+            if names.len() == 1 {
+                "--input PATH is required".to_string()
+            } else {
+                format!("{} needs one input file per input: {}", P::NAME, usage())
+            }
+        )));
+    }
+    if names.len() == 1 && inputs.len() == 1 {
+        let given = &inputs[0];
+        let path = match given.split_once('=') {
+            Some((name, path)) if name == names[0] => path,
+            _ => given.as_str(),
+        };
+        return Ok(vec![PathBuf::from(path)]);
+    }
+    let mut paths: Vec<Option<PathBuf>> = vec![None; names.len()];
+    for given in inputs {
+        let Some((name, path)) = given.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "--input {given} does not say which input it is: {} has {} inputs, pass {}",
+                P::NAME,
+                names.len(),
+                usage()
+            )));
+        };
+        let Some(index) = names.iter().position(|n| *n == name) else {
+            return Err(Error::Usage(format!(
+                "--input {given}: {} has no input `{name}`; its inputs are {}",
+                P::NAME,
+                names.join(", ")
+            )));
+        };
+        if paths[index].replace(PathBuf::from(path)).is_some() {
+            return Err(Error::Usage(format!("--input {name}= is given twice")));
+        }
+    }
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&paths)
+        .filter(|(_, p)| p.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "no --input for {}: pass {}",
+            missing.join(", "),
+            usage()
+        )));
+    }
+    Ok(paths.into_iter().flatten().collect())
+}
+
+/// Reads every input to its end as one batch; dead letters go to `dead`.
+pub(crate) fn read_all<P>(
+    sources: &mut <P::Inputs as CliInputs>::Sources,
+    dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+) -> Result<<P::Inputs as Inputs>::Batch, Error>
+where
+    P: Pipeline,
+    P::Inputs: CliInputs,
+{
+    let mut batch = <P::Inputs as Inputs>::empty();
+    loop {
+        let state = <P::Inputs as CliInputs>::read(sources, usize::MAX, &mut batch, dead)?;
+        if state.ended {
+            return Ok(batch);
+        }
+        if state.waiting {
+            <P::Inputs as CliInputs>::wait(sources);
+        }
+    }
+}
