@@ -34,9 +34,10 @@ use crate::io::dead_letter::DeadLetter;
 use crate::io::format::Format;
 use serde::de::DeserializeOwned;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::marker::PhantomData;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// Counts of a source: lines read as records, records that were read, records dead-lettered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,7 +70,8 @@ pub struct FileSource<T> {
 
 enum Lines {
     Csv {
-        reader: csv::Reader<BufReader<File>>,
+        reader: csv::Reader<LineEnds<File>>,
+        ends: Arc<Mutex<LineEndIndex>>,
         headers: csv::StringRecord,
         record: csv::ByteRecord,
     },
@@ -78,6 +80,58 @@ enum Lines {
         line: u64,
         buffer: Vec<u8>,
     },
+}
+
+/// Passes a file's bytes through to the CSV reader and notes where its line ends are, so that a
+/// record's line number is exact whatever ends its lines (`\n`, `\r\n`) and however many blank
+/// lines the reader skipped before it.
+struct LineEnds<R> {
+    inner: R,
+    offset: u64,
+    ends: Arc<Mutex<LineEndIndex>>,
+}
+
+impl<R: Read> Read for LineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut index = self.ends.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, byte) in buf[..n].iter().enumerate() {
+            if *byte == b'\n' || *byte == b'\r' {
+                index.ends.push_back((self.offset + i as u64, *byte));
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// The line-end bytes read but not yet behind a record, and the lines that ended before them.
+#[derive(Default)]
+struct LineEndIndex {
+    ends: std::collections::VecDeque<(u64, u8)>,
+    lines_before: u64,
+}
+
+impl LineEndIndex {
+    /// The 1-based line of a record that starts at byte `start`: line ends before it, and those it
+    /// starts with (the rest of a `\r\n`, blank lines), are behind it.
+    fn line_at(&mut self, start: u64) -> u64 {
+        let mut first = start;
+        while let Some(&(offset, byte)) = self.ends.front() {
+            if offset < first || offset == first {
+                if offset == first {
+                    first += 1;
+                }
+                if byte == b'\n' {
+                    self.lines_before += 1;
+                }
+                self.ends.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.lines_before + 1
+    }
 }
 
 /// Why a line could not be read: its line number, the reason and its text.
@@ -107,10 +161,17 @@ impl<T: DeserializeOwned> FileSource<T> {
         let reader = BufReader::with_capacity(1 << 16, file);
         let lines = match format {
             Format::Csv => {
+                let ends = Arc::new(Mutex::new(LineEndIndex::default()));
+                let counted = LineEnds {
+                    inner: reader.into_inner(),
+                    offset: 0,
+                    ends: Arc::clone(&ends),
+                };
                 let mut reader = csv::ReaderBuilder::new()
                     .flexible(true)
                     .trim(csv::Trim::All)
-                    .from_reader(reader);
+                    .buffer_capacity(1 << 16)
+                    .from_reader(counted);
                 let headers = reader.headers().map_err(|e| match e.kind() {
                     csv::ErrorKind::Io(io) => Error::io(
                         path,
@@ -124,6 +185,7 @@ impl<T: DeserializeOwned> FileSource<T> {
                 Lines::Csv {
                     headers: headers.clone(),
                     reader,
+                    ends,
                     record: csv::ByteRecord::new(),
                 }
             }
@@ -189,6 +251,7 @@ impl<T: DeserializeOwned> FileSource<T> {
     fn next_csv(&mut self) -> Result<Option<Result<T, DeadLetter>>, Error> {
         let Lines::Csv {
             reader,
+            ends,
             headers,
             record,
         } = &mut self.lines
@@ -198,7 +261,11 @@ impl<T: DeserializeOwned> FileSource<T> {
         let outcome: Result<T, Bad> = match reader.read_byte_record(record) {
             Ok(false) => return Ok(None),
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, |p| {
+                    ends.lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .line_at(p.byte())
+                });
                 let raw = raw_csv(record);
                 if record.len() != headers.len() {
                     Err((
