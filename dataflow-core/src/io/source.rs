@@ -118,7 +118,7 @@ impl LineEndIndex {
     fn line_at(&mut self, start: u64) -> u64 {
         let mut first = start;
         while let Some(&(offset, byte)) = self.ends.front() {
-            if offset < first || offset == first {
+            if offset <= first {
                 if offset == first {
                     first += 1;
                 }
