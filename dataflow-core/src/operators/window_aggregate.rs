@@ -104,16 +104,19 @@ where
             let slots = keys.get_mut(key).expect("inserted above");
             for window in spec.assign(stamp.time) {
                 let close = window.end.saturating_add(spec.lateness);
-                let index = match slots.iter().position(|s| s.window == window) {
-                    Some(index) => index,
-                    None if close <= arrival => {
+                // A key's windows are kept in order of their start (all have one size), so a
+                // record finds its window by binary search however many are open: a batch opens
+                // every window of the input at once.
+                let index = match slots.binary_search_by_key(&window.start, |s| s.window.start) {
+                    Ok(index) => index,
+                    Err(_) if close <= arrival => {
                         late = true;
                         continue;
                     }
-                    None => {
-                        slots.push(new_slot(window));
+                    Err(index) => {
+                        slots.insert(index, new_slot(window));
                         closing.entry(close).or_default().push(key.clone());
-                        slots.len() - 1
+                        index
                     }
                 };
                 update_slot(acc, &mut slots[index], value, diff, spec, key, dirty);
@@ -200,6 +203,7 @@ where
     fn close_until(&mut self, watermark: Option<u64>) {
         let lateness = self.spec.lateness;
         let final_results = self.spec.emit == Emit::Final;
+        let sessions = matches!(self.spec.kind, WindowKind::Session { .. });
         let Windows {
             keys,
             acc,
@@ -213,28 +217,39 @@ where
                 break;
             }
             let (close, closing_keys) = entry.remove_entry();
+            let closes = |slot: &Slot<A::State, A::Output>| {
+                let slot_close = slot.window.end.saturating_add(lateness);
+                slot_close <= close || watermark.is_none_or(|w| slot_close <= w)
+            };
             for key in closing_keys {
                 let Some(slots) = keys.get_mut(&key) else {
                     continue;
                 };
-                slots.retain(|slot| {
+                let mut finish = |slot: Slot<A::State, A::Output>| {
                     let slot_close = slot.window.end.saturating_add(lateness);
-                    if slot_close > close && watermark.is_none_or(|w| slot_close > w) {
-                        return true;
-                    }
                     if final_results
                         && slot.group.count > 0
                         && let Some(result) = acc.output(&slot.group.state, slot.group.count)
                         && let Some(cap) = close_caps.get(&clock::at(slot_close))
                     {
-                        let record = ((key.clone(), slot.window), result);
-                        match closed.iter_mut().find(|(c, _)| c.time() == cap.time()) {
-                            Some((_, records)) => records.push(record),
-                            None => closed.push((cap.clone(), vec![record])),
-                        }
+                        closed
+                            .entry(*cap.time())
+                            .or_insert_with(|| (cap.clone(), Vec::new()))
+                            .1
+                            .push(((key.clone(), slot.window), result));
                     }
-                    false
-                });
+                };
+                if sessions {
+                    let (done, open): (Vec<_>, Vec<_>) = std::mem::take(slots)
+                        .into_iter()
+                        .partition(|slot| closes(slot));
+                    *slots = open;
+                    done.into_iter().for_each(&mut finish);
+                } else {
+                    // In order of start, so in order of closing: the closing ones lead.
+                    let done = slots.iter().take_while(|slot| closes(slot)).count();
+                    slots.drain(..done).for_each(&mut finish);
+                }
                 if slots.is_empty() {
                     keys.remove(&key);
                 }
@@ -281,7 +296,7 @@ where
 {
     /// Sends the final results of the windows closed so far, each group at its capability.
     fn flush_closed(&mut self, output: &mut Emitter<'_, ((K, TimeWindow), A::Output)>) {
-        for (cap, records) in self.closed.drain(..) {
+        for (_, (cap, records)) in std::mem::take(&mut self.closed) {
             let at = *cap.time();
             output
                 .session(&cap)
@@ -322,8 +337,8 @@ where
     }
 }
 
-/// Final results of closed windows, with the capability of the time each group is emitted at.
-type Closed<K, O> = Vec<(Capability<Time>, Vec<((K, TimeWindow), O)>)>;
+/// Final results of closed windows by the time they are emitted at, with its capability.
+type Closed<K, O> = BTreeMap<Time, (Capability<Time>, Vec<((K, TimeWindow), O)>)>;
 
 /// Aggregates `acc` per key and window of `input`, exchanging records by key. Outputs
 /// `((key, window), result)`; late records go to the context's late side output.
@@ -345,7 +360,7 @@ where
         retired: Vec::new(),
         closing: BTreeMap::new(),
         close_caps: BTreeMap::new(),
-        closed: Vec::new(),
+        closed: BTreeMap::new(),
         ctx: ctx.clone(),
         id,
         _v: std::marker::PhantomData,
