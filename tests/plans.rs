@@ -2,7 +2,7 @@
 //! shows up here as a reviewable diff; its version (the plan's fingerprint) is pinned too.
 
 use dataflow_core::Pipeline;
-use dataflow_examples::{DailySales, FraudDetection, WindowedSales, WordCount};
+use dataflow_examples::{CountryRevenue, DailySales, FraudDetection, WindowedSales, WordCount};
 
 fn snapshot<P: Pipeline>() {
     let plan = P::plan();
@@ -30,6 +30,11 @@ fn fraud_detection_plan() {
 #[test]
 fn windowed_sales_plan() {
     snapshot::<WindowedSales>();
+}
+
+#[test]
+fn country_revenue_plan() {
+    snapshot::<CountryRevenue>();
 }
 
 #[test]
