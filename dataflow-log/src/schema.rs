@@ -67,6 +67,19 @@ pub trait Schema: Serialize + DeserializeOwned {
         let _ = payload;
         Err(DecodeError::unsupported(version, Self::VERSION))
     }
+
+    /// Reads a payload written with `version`: as this type at [`VERSION`](Schema::VERSION),
+    /// through [`upgrade`](Schema::upgrade) for older versions. Envelope types that hold a payload
+    /// of another type override it to report the inner payload's own error.
+    fn decode(version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+        if version == Self::VERSION {
+            decode_exact::<Self>(version, payload)
+        } else if version < Self::VERSION {
+            Self::upgrade(version, payload)
+        } else {
+            Err(DecodeError::unsupported(version, Self::VERSION))
+        }
+    }
 }
 
 /// Decodes `payload` as the older type `Old` and converts it into `New`: the body of a
@@ -84,13 +97,7 @@ where
 /// does; envelopes that carry a payload of another type inside theirs (such as one log holding the
 /// records of several inputs) use it for the inner payload.
 pub fn decode_versioned<T: Schema>(version: u32, payload: &[u8]) -> Result<T, DecodeError> {
-    if version == T::VERSION {
-        decode_exact::<T>(version, payload)
-    } else if version < T::VERSION {
-        T::upgrade(version, payload)
-    } else {
-        Err(DecodeError::unsupported(version, T::VERSION))
-    }
+    T::decode(version, payload)
 }
 
 /// Decodes a payload as `T` and requires that every byte is used.

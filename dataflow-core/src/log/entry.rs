@@ -127,6 +127,33 @@ macro_rules! tagged_entry {
 
         impl<$($t: Schema),+> Schema for $name<$($t),+> {
             const VERSION: u32 = ENTRY_VERSION;
+
+            /// Reads the envelope, then the inner record with its own schema version, reporting the
+            /// inner record's error with the input it belongs to.
+            fn decode(version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+                if version != ENTRY_VERSION {
+                    return Err(DecodeError::unsupported(version, ENTRY_VERSION));
+                }
+                let (input, inner, bytes): (u8, u32, Vec<u8>) = postcard::from_bytes(payload)
+                    .map_err(|e| DecodeError::Payload {
+                        version,
+                        message: format!("not a tagged entry: {e}"),
+                    })?;
+                let within = |e: DecodeError| DecodeError::Payload {
+                    version: inner,
+                    message: format!("input {input}: {e}"),
+                };
+                match input {
+                    $( $i => decode_versioned::<$t>(inner, &bytes).map($name::$variant).map_err(within), )+
+                    other => Err(DecodeError::Payload {
+                        version,
+                        message: format!(
+                            "the entry names input {other}, but the pipeline has {}",
+                            [$($i),+].len()
+                        ),
+                    }),
+                }
+            }
         }
 
         impl<$($t: Record + Schema),+> LoggedInputs for ($($t,)+) {
@@ -228,10 +255,19 @@ mod tests {
         let old = postcard::to_stdvec(&(0u8, 1u32, postcard::to_stdvec(&5u32).unwrap())).unwrap();
         let entry: Entry2<Order, Customer> = postcard::from_bytes(&old).unwrap();
         assert_eq!(entry, Entry2::A(Order { id: 5, customer: 0 }));
+        assert_eq!(
+            <Entry2<Order, Customer> as Schema>::decode(1, &old).unwrap(),
+            Entry2::A(Order { id: 5, customer: 0 })
+        );
         let unknown = postcard::to_stdvec(&(0u8, 9u32, Vec::<u8>::new())).unwrap();
-        let error = postcard::from_bytes::<Entry2<Order, Customer>>(&unknown).unwrap_err();
-        assert!(!error.to_string().is_empty());
+        let error = <Entry2<Order, Customer> as Schema>::decode(1, &unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("input 0") && error.contains('9'), "{error}");
         let stray = postcard::to_stdvec(&(5u8, 1u32, Vec::<u8>::new())).unwrap();
-        assert!(postcard::from_bytes::<Entry2<Order, Customer>>(&stray).is_err());
+        let error = <Entry2<Order, Customer> as Schema>::decode(1, &stray)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("names input 5"), "{error}");
     }
 }
