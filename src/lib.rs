@@ -19,3 +19,8 @@ pub use orders::{CountryRevenue, CountryTotal, Customer, Order};
 pub use sales::{DailySales, DailyTotal, Sale};
 pub use windowed::{TimedSale, WindowTotal, WindowedSales};
 pub use words::{Line, WordCount, WordFrequency};
+
+/// The guide (`docs/guide.md`): its Rust blocks run as doctests, so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct Guide;
