@@ -241,18 +241,15 @@ fn a_restart_with_other_settings_is_refused_before_any_file_is_touched() {
     );
     assert_eq!(std::fs::read_to_string(&other).unwrap(), precious);
 
-    // Another mode, other flags that shape the output, another file under the same name.
-    for extra in [
-        vec!["--output", changes.as_str()],
-        vec![
-            "--changes",
-            "--output",
-            changes.as_str(),
-            "--window",
-            "tumbling:1h",
-        ],
-    ] {
-        let refused = run_args("daily_sales", &with(&extra));
+    // Another mode; another log (a copy of the first); another file under the same name.
+    let copy = dir.path().join("copy");
+    ingest("daily_sales", "examples/data/sales.csv", &copy);
+    let mut other_log = with(&["--changes", "--output", &changes]);
+    let at = other_log.iter().position(|a| a == "--log").unwrap() + 1;
+    other_log[at] = copy.to_str().unwrap().to_string();
+    for args in [with(&["--output", changes.as_str()]), other_log] {
+        let extra = args.clone();
+        let refused = run_args("daily_sales", &args);
         assert!(!refused.status.success(), "{extra:?}");
         assert!(
             stderr(&refused).contains("other settings"),

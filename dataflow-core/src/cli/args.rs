@@ -121,6 +121,10 @@ pub struct Args {
     /// Print the pipeline's name and version and exit.
     #[arg(short = 'V', long)]
     pub version: bool,
+    /// No progress and no summary line on standard error (errors and dead letters still go there).
+    /// Progress is shown only when standard error is a terminal.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Print help.
     #[arg(short = 'h', long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -177,6 +181,9 @@ pub struct IngestArgs {
     /// Continue an interrupted ingest of the same input: skip what the log already acknowledged.
     #[arg(long)]
     pub resume: bool,
+    /// No progress and no summary line on standard error.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Print help.
     #[arg(short = 'h', long, action = ArgAction::Help)]
     pub help: Option<bool>,

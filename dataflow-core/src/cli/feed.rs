@@ -1,6 +1,7 @@
 //! Batch and stream mode: the input file fed as one batch, or as an unbounded stream of steps.
 
-use crate::cli::inputs::{CliInputs, input_paths, read_all};
+use crate::cli::inputs::{CliInputs, input_paths, read_all, total_bytes};
+use crate::cli::progress::Progress;
 use crate::cli::{
     Args, Mode, cluster_of, input_format, late_note, late_output, output_counts,
     refuse_writing_the_input, runner_of,
@@ -63,9 +64,15 @@ where
         // Only the leader reports dead letters: every process reads the whole input.
         let mut letters = |letter: DeadLetter| if leader { dead.write(&letter) } else { Ok(()) };
         match args.mode {
-            Mode::Batch => runner.batch_of(read_all::<P>(&mut sources, &mut letters)?)?,
+            Mode::Batch => {
+                let progress = Progress::bytes("reading", total_bytes(&paths), args.quiet);
+                let batch = read_all::<P>(&mut sources, &progress, &mut letters)?;
+                progress.note("running".into());
+                runner.batch_of(batch)?
+            }
             // (Replay mode returned above.)
             Mode::Stream | Mode::Replay => {
+                let progress = Progress::bytes("streaming", total_bytes(&paths), args.quiet);
                 let mut running = runner.start()?;
                 loop {
                     let mut step = <P::Inputs as Inputs>::empty();
@@ -75,6 +82,7 @@ where
                         &mut step,
                         &mut letters,
                     )?;
+                    progress.set(<P::Inputs as CliInputs>::bytes_read(&sources));
                     if <P::Inputs as Inputs>::len(&step) > 0 {
                         let changes = running.push_batch(step)?;
                         if args.changes && leader {
@@ -113,7 +121,7 @@ where
     out.flush().map_err(|e| Error::io(&out_name, e))?;
     late_out.flush().map_err(|e| Error::io(&late_name, e))?;
     dead.flush()?;
-    if leader {
+    if leader && !args.quiet {
         eprintln!(
             "{}",
             summary_line::<P>(

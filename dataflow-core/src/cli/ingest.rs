@@ -1,6 +1,7 @@
 //! `ingest`: appends an input file's records to the event log, with their event times.
 
-use crate::cli::inputs::{CliInputs, input_paths};
+use crate::cli::inputs::{CliInputs, input_paths, total_bytes};
+use crate::cli::progress::Progress;
 use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
 use crate::io::DeadLetterSink;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 /// (`ingest-<hash>.progress`, JSON) and rewritten atomically after every commit, so that an
 /// interrupted ingest can be continued exactly with `--resume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Progress {
+struct Ingested {
     /// The input files, as absolute paths, in the declaration's order.
     inputs: Vec<String>,
     /// Their lengths in bytes when the ingest started.
@@ -45,7 +46,7 @@ fn progress_path(log: &Path, inputs: &[String]) -> PathBuf {
     log.join(format!("ingest-{hash:016x}.progress"))
 }
 
-fn load_progress(path: &Path) -> Result<Option<Progress>, Error> {
+fn load_progress(path: &Path) -> Result<Option<Ingested>, Error> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             Error::Source(format!(
@@ -58,7 +59,7 @@ fn load_progress(path: &Path) -> Result<Option<Progress>, Error> {
     }
 }
 
-fn save_progress(path: &Path, progress: &Progress) -> Result<(), Error> {
+fn save_progress(path: &Path, progress: &Ingested) -> Result<(), Error> {
     let bytes = serde_json::to_vec_pretty(progress)
         .map_err(|e| Error::Source(format!("cannot encode the ingest progress: {e}")))?;
     write_atomically(path, &bytes)
@@ -151,7 +152,7 @@ where
                 progress_file.display()
             )));
         }
-        _ => Progress {
+        _ => Ingested {
             inputs: inputs.clone(),
             input_bytes,
             batch_size: args.batch_size,
@@ -166,7 +167,7 @@ where
     };
     let log_name = args.log.display().to_string();
     // What the log holds after an error, so that the user knows what was stored.
-    let stored = |progress: &Progress, e: String| {
+    let stored = |progress: &Ingested, e: String| {
         Error::Source(format!(
             "event log {log_name}: {e}; offsets {}..{} of {named} were acknowledged before it \
              (`ingest --resume` continues after them)",
@@ -186,6 +187,7 @@ where
     let mut batch = log.batch();
     let mut ordinal = 0u64;
     let mut reported = Instant::now();
+    let shown = Progress::bytes("ingesting", total_bytes(&paths), args.quiet);
     loop {
         let mut step = <P::Inputs as Inputs>::empty();
         let state = <P::Inputs as CliInputs>::read(
@@ -236,13 +238,14 @@ where
                 save_progress(&progress_file, &progress)?;
                 if reported.elapsed() >= Duration::from_secs(1) {
                     reported = Instant::now();
-                    eprintln!(
+                    shown.milestone(format!(
                         "ingest: offsets {}..{} acknowledged",
                         progress.first_offset, progress.next_offset
-                    );
+                    ));
                 }
             }
         }
+        shown.set(<P::Inputs as CliInputs>::bytes_read(&sources));
         if state.ended {
             break;
         }
@@ -250,6 +253,7 @@ where
             <P::Inputs as CliInputs>::wait(&mut sources);
         }
     }
+    drop(shown);
     if skip > 0 || progress.next_offset < head {
         return Err(Error::Usage(format!(
             "{named} has fewer records than the interrupted ingest appended: it is not the same input"
@@ -284,6 +288,9 @@ where
         ),
         _ => String::new(),
     };
+    if args.quiet {
+        return Ok(());
+    }
     eprintln!(
         "{} (version {}): ingest{resumed}: read {} records, {} ok, {} dead-lettered{dead_note}; {acknowledged} acknowledged by the log in {:.3} s",
         P::NAME,

@@ -1,6 +1,7 @@
 //! A pipeline's inputs on the command line: one `--input NAME=PATH` per declared input (a single
 //! input also takes `--input PATH`), read in turn, `--step-size` records from each per step.
 
+use crate::cli::progress::Progress;
 use crate::cli::{FormatArg, input_format};
 use crate::error::Error;
 use crate::io::{DeadLetter, FileSource, LiveSource, Next, SourceStats, field_names};
@@ -42,6 +43,9 @@ pub trait CliInputs: LoggedInputs {
 
     /// The counts of all inputs together.
     fn stats(sources: &Self::Sources) -> SourceStats;
+
+    /// Bytes of all inputs read so far (live inputs count 0).
+    fn bytes_read(sources: &Self::Sources) -> u64;
 
     /// Each input's record type and fields, for help texts.
     fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>>;
@@ -132,6 +136,10 @@ macro_rules! cli_inputs {
                 total
             }
 
+            fn bytes_read(sources: &Self::Sources) -> u64 {
+                0 $(+ sources.$i.0.bytes_read())+
+            }
+
             fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>> {
                 vec![$(field_names::<$t>(),)+]
             }
@@ -151,6 +159,16 @@ pub(crate) fn input_names<P: Pipeline>() -> Vec<&'static str> {
         .filter(|n| n.kind == StageKind::Input)
         .map(|n| n.name.as_str())
         .collect()
+}
+
+/// The total size of `paths` in bytes (0 for what is not a regular file).
+pub(crate) fn total_bytes(paths: &[PathBuf]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// The input files `args` name, one per declared input of `P`, in the declaration's order:
@@ -216,9 +234,13 @@ pub(crate) fn input_paths<P: Pipeline>(inputs: &[String]) -> Result<Vec<PathBuf>
     Ok(paths.into_iter().flatten().collect())
 }
 
-/// Reads every input to its end as one batch; dead letters go to `dead`.
+/// Records read from each input between progress updates.
+const PROGRESS_EVERY: usize = 1 << 16;
+
+/// Reads every input to its end as one batch, showing progress; dead letters go to `dead`.
 pub(crate) fn read_all<P>(
     sources: &mut <P::Inputs as CliInputs>::Sources,
+    progress: &Progress,
     dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
 ) -> Result<<P::Inputs as Inputs>::Batch, Error>
 where
@@ -227,7 +249,8 @@ where
 {
     let mut batch = <P::Inputs as Inputs>::empty();
     loop {
-        let state = <P::Inputs as CliInputs>::read(sources, usize::MAX, &mut batch, dead)?;
+        let state = <P::Inputs as CliInputs>::read(sources, PROGRESS_EVERY, &mut batch, dead)?;
+        progress.set(<P::Inputs as CliInputs>::bytes_read(sources));
         if state.ended {
             return Ok(batch);
         }

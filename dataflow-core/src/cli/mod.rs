@@ -54,6 +54,7 @@ mod args;
 mod feed;
 mod ingest;
 mod inputs;
+mod progress;
 mod replay;
 
 pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};

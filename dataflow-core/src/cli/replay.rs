@@ -1,6 +1,7 @@
 //! `--mode replay`: feeds the pipeline from the event log, following its tail if asked, with
 //! checkpoints.
 
+use crate::cli::progress::Progress;
 use crate::cli::{Args, CliInputs, cluster_of, late_note, late_output, output_counts, runner_of};
 use crate::error::Error;
 use crate::io::jsonl::{write_changes, write_late, write_records};
@@ -202,6 +203,7 @@ where
         late_name,
         since_checkpoint: 0,
         following: false,
+        progress: Progress::offsets("replaying", args.from(), replay.head(), args.quiet),
     };
     let follow = args.follow.then_some(Follow {
         poll: args.idle_timeout(),
@@ -222,8 +224,10 @@ where
         mut out,
         mut late_out,
         late_name,
+        progress,
         ..
     } = hooks;
+    drop(progress);
     let version = replay.running().version().to_string();
     let replayed = replay.finish()?;
     if leader {
@@ -252,7 +256,7 @@ where
         out.finish()?;
     }
     late_out.flush().map_err(|e| Error::io(&late_name, e))?;
-    if leader {
+    if leader && !args.quiet {
         let workers = args.workers * args.processes;
         let resumed = resumed_at.map_or(String::new(), |offset| {
             format!(" (resumed from the checkpoint at offset {offset})")
@@ -288,6 +292,8 @@ struct ReplayCli<'a> {
     since_checkpoint: u64,
     /// Following the tail: every step's output is flushed, as the next read may wait for appends.
     following: bool,
+    /// Offsets replayed against the head, on a terminal.
+    progress: Progress,
 }
 
 impl ReplayCli<'_> {
@@ -333,6 +339,8 @@ where
             checkpoint.save(path)?;
             self.since_checkpoint = 0;
         }
+        self.progress.set_total(replay.head());
+        self.progress.set(replay.position());
         if self.following {
             self.flush()?;
         }
@@ -341,6 +349,9 @@ where
 
     fn at_head(&mut self, _replay: &mut Replay<P, I>) -> Result<Control, Error> {
         self.following = self.args.follow;
+        if self.following {
+            self.progress.note("at the head, following".into());
+        }
         if self.following {
             self.flush()?;
         }

@@ -101,6 +101,14 @@ impl<T: DeserializeOwned + Send + 'static> LiveSource<T> {
         }
     }
 
+    /// Bytes read so far when the source is read in place (a regular file); 0 for a live input.
+    pub fn bytes_read(&self) -> u64 {
+        match &self.source {
+            Inner::InPlace(source) => source.bytes_read(),
+            Inner::Thread { .. } => 0,
+        }
+    }
+
     /// The source's counts: final once [`Next::End`] was returned.
     pub fn stats(&self) -> SourceStats {
         match &self.source {

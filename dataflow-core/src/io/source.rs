@@ -79,6 +79,8 @@ enum Lines {
         reader: BufReader<File>,
         line: u64,
         buffer: Vec<u8>,
+        /// Bytes read so far.
+        bytes: u64,
     },
 }
 
@@ -193,6 +195,7 @@ impl<T: DeserializeOwned> FileSource<T> {
                 reader,
                 line: 0,
                 buffer: Vec::new(),
+                bytes: 0,
             },
         };
         Ok(FileSource {
@@ -231,6 +234,14 @@ impl<T: DeserializeOwned> FileSource<T> {
     /// Whether a read can wait for a writer (a FIFO, a pipe, a device), unlike a regular file's.
     pub fn may_wait(&self) -> bool {
         self.may_wait
+    }
+
+    /// How many bytes of the file have been read as records so far (for progress).
+    pub fn bytes_read(&self) -> u64 {
+        match &self.lines {
+            Lines::Csv { reader, .. } => reader.position().byte(),
+            Lines::Jsonl { bytes, .. } => *bytes,
+        }
     }
 
     /// The counts so far.
@@ -322,12 +333,14 @@ impl<T: DeserializeOwned> FileSource<T> {
                 reader,
                 line,
                 buffer,
+                bytes,
             } = &mut self.lines
             else {
                 return Ok(None);
             };
             buffer.clear();
             let read = reader.read_until(b'\n', buffer);
+            *bytes += buffer.len() as u64;
             *line += 1;
             let number = *line;
             match read {
