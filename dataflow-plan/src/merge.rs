@@ -94,7 +94,9 @@ impl Mergeability {
     /// One line for `--explain`: `mergeable (...)` or `not mergeable: stage: reason`.
     pub fn to_text(&self) -> String {
         match (&self.merge, &self.stage, &self.reason) {
-            (Some(MergeKind::Union), _, _) => "mergeable: stateless, the parts' records add up".into(),
+            (Some(MergeKind::Union), _, _) => {
+                "mergeable: stateless, the parts' records add up".into()
+            }
             (Some(MergeKind::Fields(fields)), _, _) => {
                 let fields: Vec<String> = fields
                     .iter()
@@ -331,7 +333,9 @@ fn map_fields(source: &str, components: &[Merge], tupled: bool) -> Result<Vec<Me
         .find('{')
         .filter(|&i| is_path(body[..i].trim()) && body.ends_with('}'))
         .ok_or_else(|| {
-            format!("the map's body `{body}` is not a struct or tuple of the key and the aggregates")
+            format!(
+                "the map's body `{body}` is not a struct or tuple of the key and the aggregates"
+            )
         })?;
     for item in split_top(&body[open + 1..body.len() - 1]) {
         let item = item.trim();
@@ -424,7 +428,13 @@ fn strip_parens(text: &str) -> Option<&str> {
 fn strip_block(body: &str) -> &str {
     match body.strip_prefix('{').and_then(|b| b.strip_suffix('}')) {
         Some(inner) if !inner.contains(':') || inner.trim_start().starts_with('(') => inner.trim(),
-        Some(inner) if inner.trim().split('{').next().is_some_and(|p| is_path(p.trim())) => {
+        Some(inner)
+            if inner
+                .trim()
+                .split('{')
+                .next()
+                .is_some_and(|p| is_path(p.trim())) =>
+        {
             inner.trim()
         }
         _ => body,
@@ -490,7 +500,8 @@ mod tests {
             Some(MergeKind::Fields(fields)) => fields,
             other => panic!("{other:?}"),
         };
-        let merges: Vec<(&str, Merge)> = fields.iter().map(|f| (f.path.as_str(), f.merge)).collect();
+        let merges: Vec<(&str, Merge)> =
+            fields.iter().map(|f| (f.path.as_str(), f.merge)).collect();
         assert_eq!(
             merges,
             vec![
@@ -507,20 +518,33 @@ mod tests {
         let windowed = plan(&[
             (StageKind::EventTime, "|s| s.ts"),
             (StageKind::Key, "|s| s.product.clone()"),
-            (StageKind::Window, "Window::tumbling(Duration::from_secs(3600))"),
+            (
+                StageKind::Window,
+                "Window::tumbling(Duration::from_secs(3600))",
+            ),
             (StageKind::Count, ""),
             (
                 StageKind::Map,
                 "|((product, window), n)| T { product, window_start: window.start, n }",
             ),
         ]);
-        assert!(windowed.mergeability().mergeable, "{:?}", windowed.mergeability());
+        assert!(
+            windowed.mergeability().mergeable,
+            "{:?}",
+            windowed.mergeability()
+        );
         let direct = plan(&[(StageKind::Key, "|w| w.clone()"), (StageKind::Count, "")]);
         assert_eq!(
             direct.mergeability().merge,
             Some(MergeKind::Fields(vec![
-                MergeField { path: "0".into(), merge: Merge::Key },
-                MergeField { path: "1".into(), merge: Merge::Count },
+                MergeField {
+                    path: "0".into(),
+                    merge: Merge::Key
+                },
+                MergeField {
+                    path: "1".into(),
+                    merge: Merge::Count
+                },
             ]))
         );
         let stateless = plan(&[(StageKind::Filter, "|x| x > 1")]);
@@ -529,10 +553,16 @@ mod tests {
 
     #[test]
     fn the_stage_that_prevents_merging_is_named() {
-        let scan = plan(&[(StageKind::Key, "|t| t.user"), (StageKind::Scan, "0, |s, r, emit| ..")]);
+        let scan = plan(&[
+            (StageKind::Key, "|t| t.user"),
+            (StageKind::Scan, "0, |s, r, emit| .."),
+        ]);
         let verdict = scan.mergeability();
         assert!(!verdict.mergeable);
-        assert_eq!(verdict.stage.as_deref(), Some("#2 scan(0, |s, r, emit| ..)"));
+        assert_eq!(
+            verdict.stage.as_deref(),
+            Some("#2 scan(0, |s, r, emit| ..)")
+        );
         let computed = plan(&[
             (StageKind::Key, "|w| w.clone()"),
             (StageKind::Count, ""),
@@ -542,11 +572,17 @@ mod tests {
         assert!(verdict.reason.unwrap().contains("`n * 2`"));
         let session = plan(&[
             (StageKind::Key, "|w| w.clone()"),
-            (StageKind::Window, "Window::session(Duration::from_secs(60))"),
+            (
+                StageKind::Window,
+                "Window::session(Duration::from_secs(60))",
+            ),
             (StageKind::Count, ""),
         ]);
         assert!(!session.mergeability().mergeable);
-        let mean = plan(&[(StageKind::Key, "|w| w.k"), (StageKind::Aggregate, "|a| (a.mean(|r| r.x), a.count())")]);
+        let mean = plan(&[
+            (StageKind::Key, "|w| w.k"),
+            (StageKind::Aggregate, "|a| (a.mean(|r| r.x), a.count())"),
+        ]);
         assert!(mean.mergeability().reason.unwrap().contains("means"));
     }
 }

@@ -89,17 +89,35 @@ where
 /// Prints `P`'s plan in `format` to `out`.
 pub fn explain<P: Pipeline>(format: Explain, out: &mut dyn Write) -> std::io::Result<()> {
     let plan = P::plan();
+    let serving = format!(
+        "  view key: {}\n  lambda: {}\n",
+        if P::VIEW_KEY.is_empty() {
+            "the whole record".to_string()
+        } else {
+            P::VIEW_KEY.join(", ")
+        },
+        plan.mergeability().to_text()
+    );
     match format {
         Explain::All => {
-            write!(out, "{}", plan.to_text())?;
+            write!(out, "{}{serving}", plan.to_text())?;
             writeln!(out)?;
             write!(out, "{}", plan.to_mermaid())
         }
-        Explain::Text => write!(out, "{}", plan.to_text()),
+        Explain::Text => write!(out, "{}{serving}", plan.to_text()),
         Explain::Mermaid => write!(out, "{}", plan.to_mermaid()),
         Explain::Dot => write!(out, "{}", plan.to_dot()),
         Explain::Json => {
-            let json = serde_json::to_string_pretty(plan).map_err(std::io::Error::other)?;
+            let mut json = serde_json::to_value(plan).map_err(std::io::Error::other)?;
+            if let serde_json::Value::Object(fields) = &mut json {
+                fields.insert("view_key".into(), P::VIEW_KEY.into());
+                let mergeability = serde_json::to_value(plan.mergeability());
+                fields.insert(
+                    "mergeability".into(),
+                    mergeability.map_err(std::io::Error::other)?,
+                );
+            }
+            let json = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
             writeln!(out, "{json}")
         }
     }
@@ -113,6 +131,10 @@ where
 {
     if let Some(Command::Ingest(ingest_args)) = &args.command {
         return ingest::ingest::<P, I>(ingest_args);
+    }
+    #[cfg(feature = "serve")]
+    if let Some(Command::Serve(serve_args)) = &args.command {
+        return crate::serve::run::<P, I>(serve_args);
     }
     if let Some(format) = args.explain {
         let stdout = std::io::stdout();

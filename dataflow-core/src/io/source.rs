@@ -34,7 +34,7 @@ use crate::io::dead_letter::DeadLetter;
 use crate::io::format::Format;
 use serde::de::DeserializeOwned;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::marker::PhantomData;
 use std::path::Path;
 
@@ -67,16 +67,19 @@ pub struct FileSource<T> {
 
 enum Lines {
     Csv {
-        reader: csv::Reader<BufReader<File>>,
+        reader: csv::Reader<BufReader<Reader>>,
         headers: csv::StringRecord,
         record: csv::ByteRecord,
     },
     Jsonl {
-        reader: BufReader<File>,
+        reader: BufReader<Reader>,
         line: u64,
         buffer: Vec<u8>,
     },
 }
+
+/// What a source reads from: a file, or bytes in memory.
+type Reader = Box<dyn Read + Send>;
 
 /// Why a line could not be read: its line number, the reason and its text.
 type Bad = (u64, String, String);
@@ -97,10 +100,20 @@ impl<T: DeserializeOwned> FileSource<T> {
                 ),
             ));
         }
-        Self::from_file(path, file, format)
+        Self::from_reader(path, Box::new(file), format)
     }
 
-    fn from_file(path: &Path, file: File, format: Format) -> Result<Self, Error> {
+    /// Reads records from `bytes` held in memory (a request body, for example), named `name` in dead
+    /// letters and errors. A CSV text must start with its header line.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>, format: Format) -> Result<Self, Error> {
+        Self::from_reader(
+            Path::new(name),
+            Box::new(std::io::Cursor::new(bytes)),
+            format,
+        )
+    }
+
+    fn from_reader(path: &Path, file: Reader, format: Format) -> Result<Self, Error> {
         let reader = BufReader::with_capacity(1 << 16, file);
         let lines = match format {
             Format::Csv => {
@@ -497,14 +510,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Reading a directory opened as a file fails on every read: one error, then the end.
         let file = File::open(dir.path()).unwrap();
-        let mut source = FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl).unwrap();
+        let mut source =
+            FileSource::<Word>::from_reader(dir.path(), Box::new(file), Format::Jsonl).unwrap();
         let error = source.try_next().expect_err("an I/O error");
         assert!(matches!(error, Error::Io { .. }), "{error}");
         assert!(error.to_string().contains("line 1"), "{error}");
         assert!(source.try_next().unwrap().is_none());
         assert_eq!(source.stats(), SourceStats::default());
         let file = File::open(dir.path()).unwrap();
-        let mut source = FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl).unwrap();
+        let mut source =
+            FileSource::<Word>::from_reader(dir.path(), Box::new(file), Format::Jsonl).unwrap();
         assert!(source.next().is_none());
         assert!(matches!(source.take_error(), Some(Error::Io { .. })));
     }
