@@ -179,12 +179,21 @@ async fn choose(
         return Err(ApiError::bad_request("`timeout_ms` goes with `min_offset`"));
     }
     if let Some(cursor) = cursor {
-        return lock(&shared.retained).exact(cursor.offset).ok_or_else(|| {
-            gone(shared, format!("the cursor's snapshot at offset {} is no longer retained: start again without a cursor", cursor.offset))
+        // The lock is released before `gone` takes it again.
+        let found = lock(&shared.retained).exact(cursor.offset);
+        return found.ok_or_else(|| {
+            gone(
+                shared,
+                format!(
+                    "the cursor's snapshot at offset {} is no longer retained: start again without a cursor",
+                    cursor.offset
+                ),
+            )
         });
     }
     if let Some(as_of) = as_of {
-        return lock(&shared.retained).at(as_of).ok_or_else(|| {
+        let found = lock(&shared.retained).at(as_of);
+        return found.ok_or_else(|| {
             gone(
                 shared,
                 format!("no snapshot at or before offset {as_of} is retained"),
