@@ -11,14 +11,15 @@ use crate::serve::key::{Fields, ViewKey};
 use crate::serve::snapshot::{RowChange, StepChanges, Table};
 use crate::serve::{ServeOptions, Shared};
 use serde::Serialize;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// An output record as a view row: its JSON text (as `--output` writes it), its key and its window.
+/// A change of `diff` of an output record as a view change: the record's JSON text (as `--output`
+/// writes it), its key and its window.
 pub(crate) fn row_of<O: Serialize>(
     record: &O,
     key: &[&str],
-) -> Result<(ViewKey, Arc<str>, Option<(u64, u64)>), Error> {
+    diff: isize,
+) -> Result<RowChange, Error> {
     let text = serde_json::to_string(record)
         .map_err(|e| Error::Source(format!("cannot write an output record as JSON: {e}")))?;
     let fields = Fields::of_json(&text)
@@ -30,7 +31,12 @@ pub(crate) fn row_of<O: Serialize>(
             key.join(", ")
         ))
     })?;
-    Ok((view_key, text.into(), fields.window()))
+    Ok(RowChange {
+        key: view_key,
+        record: text.into(),
+        window: fields.window(),
+        diff,
+    })
 }
 
 /// A step's output changes as view changes.
@@ -40,15 +46,7 @@ pub(crate) fn row_changes<O: Serialize>(
 ) -> Result<Vec<RowChange>, Error> {
     changes
         .iter()
-        .map(|change| {
-            let (key, record, window) = row_of(&change.record, key)?;
-            Ok(RowChange {
-                key,
-                record,
-                window,
-                diff: change.diff,
-            })
-        })
+        .map(|change| row_of(&change.record, key, change.diff))
         .collect()
 }
 

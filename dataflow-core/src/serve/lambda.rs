@@ -285,15 +285,7 @@ where
         };
         records
             .iter()
-            .map(|(record, n)| {
-                let (key, text, window) = row_of(record, P::VIEW_KEY)?;
-                Ok(RowChange {
-                    key,
-                    record: text,
-                    window,
-                    diff: *n,
-                })
-            })
+            .map(|(record, n)| row_of(record, P::VIEW_KEY, *n))
             .collect()
     }
 
