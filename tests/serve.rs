@@ -805,3 +805,95 @@ fn lambda_is_refused_for_a_scan_with_the_reason_and_kappa_named() {
     assert!(message.contains("scan"), "{message}");
     assert!(message.contains("--architecture kappa"), "{message}");
 }
+
+mod common;
+
+/// The `serve` subcommand of an example's command line, fed with the sample data over HTTP.
+#[test]
+fn the_command_line_serves_the_sample_sales_and_refuses_lambda_for_fraud_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut child = std::process::Command::new(common::example("daily_sales"))
+        .args([
+            "serve",
+            "--log",
+            log.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--architecture", "lambda", "--batch-every", "1h"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        assert!(
+            first.starts_with("serving daily_sales (version "),
+            "{first}"
+        );
+        assert!(first.contains(", lambda) on http://127.0.0.1:"), "{first}");
+        let base = first.trim().rsplit(' ').next().unwrap().to_string();
+        let agent = agent();
+        let csv = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/data/sales.csv"
+        ))
+        .unwrap();
+        let (status, posted) = post(&agent, &format!("{base}/v1/events"), "text/csv", &csv);
+        assert_eq!(status, 200, "{posted}");
+        assert_eq!(
+            (
+                posted["appended"].as_u64(),
+                posted["dead_lettered"].as_u64()
+            ),
+            (Some(40), Some(3))
+        );
+        assert_eq!(posted["errors"].as_array().unwrap().len(), 3);
+        let (status, _) = post(&agent, &format!("{base}/v1/batch"), "application/json", "");
+        assert_eq!(status, 202);
+        let started = Instant::now();
+        let view = loop {
+            let (_, view) = get(&agent, &format!("{base}/v1/view?min_offset=40"));
+            if view["boundary"] == 40 || started.elapsed() > Duration::from_secs(30) {
+                break view;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(view["boundary"], 40, "{view}");
+        assert_eq!(counts(view["rows"].as_array().unwrap()), 40);
+        let batch = common::run("daily_sales", &["--input", "examples/data/sales.csv"]);
+        let mut expected: Vec<Value> = common::stdout(&batch)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        expected.sort_by_key(Value::to_string);
+        assert_eq!(sorted_rows(&view), expected);
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    let refused = std::process::Command::new(common::example("fraud_detection"))
+        .args([
+            "serve",
+            "--log",
+            log.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--architecture",
+            "lambda",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("scan") && message.contains("--architecture kappa"),
+        "{message}"
+    );
+}

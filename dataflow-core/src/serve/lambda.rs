@@ -38,10 +38,9 @@ pub(crate) fn check_mergeable<P: Pipeline>() -> Result<MergeKind, Error> {
     match verdict.merge {
         Some(merge) if verdict.mergeable => Ok(merge),
         _ => Err(Error::Usage(format!(
-            "{} cannot be served with --architecture lambda: {}: {}. Its batch and speed layers' \
-             outputs would not combine into the exact answer; serve it with --architecture kappa \
-             (the default), which runs one pipeline over the whole log",
-            P::NAME,
+            "--architecture lambda needs a mergeable plan, and this one is not: {}: {}. The batch \
+             and speed layers' outputs would not combine into the exact answer; serve it with \
+             --architecture kappa (the default), which runs one pipeline over the whole log",
             verdict.stage.as_deref().unwrap_or("the plan"),
             verdict.reason.as_deref().unwrap_or("it is not mergeable"),
         ))),

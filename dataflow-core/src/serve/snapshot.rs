@@ -271,10 +271,12 @@ impl Hub {
         self.subscribers
             .retain(|tx| match tx.try_send(Arc::clone(&step)) {
                 Ok(()) => true,
-                Err(_) => {
+                Err(mpsc::error::TrySendError::Full(_)) => {
                     dropped += 1;
                     false
                 }
+                // The client went away.
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
             });
         self.dropped += dropped;
         self.history_changes += step.changes.len();
