@@ -57,6 +57,48 @@
 //! layer from `B'` that has caught up. The merge is exact for plans whose output is a mergeable
 //! aggregate ([`crate::plan::Plan::mergeability`]); other plans are refused with the reason.
 
+//!
+//! # Examples
+//!
+//! ```
+//! use dataflow_core::kappa::{EventLog, LogOptions, Schema};
+//! use dataflow_core::log::Log;
+//! use dataflow_core::prelude::*;
+//! use dataflow_core::serve::{self, ServeOptions, ViewKey};
+//!
+//! #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+//! pub struct Click { user: String }
+//! impl Schema for Click {
+//!     const VERSION: u32 = 1;
+//! }
+//!
+//! /// Clicks per user; a row of the view is identified by its user.
+//! #[pipeline(key(user))]
+//! pub fn clicks(clicks: Stream<Click>) -> Stream<PerUser> {
+//!     clicks.key(|c| c.user.clone()).count().map(|(user, clicks)| PerUser { user, clicks })
+//! }
+//! #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+//! pub struct PerUser { user: String, clicks: u64 }
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
+//! // Port 0: any free port on the loopback interface; `server.local_addr()` says which.
+//! let server = serve::serve::<Clicks, Click, _>(Runner::new(), log.clone(), ServeOptions::default())?;
+//! let users = ["ann", "bob", "ann"].map(|user| (0, Click { user: user.into() }));
+//! Log::append(&log, &users)?; // what `POST /v1/events` does with a body's records
+//! let started = std::time::Instant::now();
+//! while server.offset() < 3 && started.elapsed() < Duration::from_secs(30) {
+//!     std::thread::sleep(Duration::from_millis(5));
+//! }
+//! // What `GET /v1/view/key/ann` answers from: one snapshot, at one offset.
+//! let snapshot = server.snapshot();
+//! assert_eq!(snapshot.offset, 3);
+//! let ann = &snapshot.rows[&ViewKey::parse("ann").unwrap()];
+//! assert_eq!(&*ann.records[0].0, r#"{"user":"ann","clicks":2}"#);
+//! server.stop()?;
+//! # Ok::<(), dataflow_core::Error>(())
+//! ```
+
 mod driver;
 mod error;
 mod events;
