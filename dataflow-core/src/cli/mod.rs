@@ -19,7 +19,11 @@
 //!        <example> --mode replay --log DIR [--from OFFSET] [--follow [--idle-timeout DUR]]
 //!                  [--checkpoint PATH [--checkpoint-every N]] [--step-size N] [--changes] [--output PATH] ..
 //!        <example> ingest --input PATH --log DIR [--format csv|jsonl] [--dead-letter PATH]
+//!        <example> serve --log DIR [--listen ADDR] [--architecture kappa|lambda] [--batch-every DUR]
 //! ```
+//!
+//! `serve` (feature `serve`) serves the pipeline's output over HTTP while it follows the log: see
+//! `dataflow_core::serve`.
 //!
 //! * `--mode batch` (default) reads the whole input, runs it as one batch and prints the result as JSON
 //!   Lines. `--mode stream` reads the input record by record as an unbounded source, `--step-size`
