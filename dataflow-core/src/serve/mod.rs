@@ -40,8 +40,9 @@
 //!
 //! After every step the driver publishes an immutable [`Snapshot`] of the view at the offset the step
 //! covers. Every answer is read from one snapshot, so it reflects exactly the records before its
-//! `offset`. The last [`Retention::max`] snapshots are retained for [`Retention::period`] (by default
-//! 64 snapshots, 60 s), and a snapshot a cursor names is kept for the period after each page.
+//! `offset`. Up to the last [`Retention::max`] snapshots are retained, each for at most
+//! [`Retention::period`] (by default 64 snapshots, 60 s; the newest is always kept), and a snapshot a
+//! cursor names is kept for the period after each page.
 //!
 //! A subscriber to `/v1/changes` gets a bounded buffer of steps ([`ServeOptions::subscriber_buffer`]);
 //! one that does not read is dropped (its stream ends) and never holds up the pipeline. The recent

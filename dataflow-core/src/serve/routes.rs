@@ -27,7 +27,7 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 /// How often an idle subscription gets a progress line.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-type Shared_ = Arc<Shared>;
+type AppState = Arc<Shared>;
 type Answer = Result<Response, ApiError>;
 
 /// The router of every endpoint.
@@ -376,7 +376,7 @@ const VIEW_PARAMS: &[&str] = &[
     "as_of",
 ];
 
-async fn get_view(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> Answer {
+async fn get_view(State(shared): State<AppState>, RawQuery(raw): RawQuery) -> Answer {
     let params = Params::parse(raw.as_deref(), VIEW_PARAMS)?;
     let limit = params.number("limit")?;
     if limit == Some(0) {
@@ -460,7 +460,7 @@ fn view_answer(
     json_response(StatusCode::OK, out)
 }
 
-async fn get_key(State(shared): State<Shared_>, uri: Uri, RawQuery(raw): RawQuery) -> Answer {
+async fn get_key(State(shared): State<AppState>, uri: Uri, RawQuery(raw): RawQuery) -> Answer {
     let params = Params::parse(raw.as_deref(), &["min_offset", "timeout_ms", "as_of"])?;
     let text = uri
         .path()
@@ -486,7 +486,7 @@ async fn get_key(State(shared): State<Shared_>, uri: Uri, RawQuery(raw): RawQuer
     Ok(json_response(StatusCode::OK, out))
 }
 
-async fn post_events(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> Answer {
+async fn post_events(State(shared): State<AppState>, headers: HeaderMap, body: Body) -> Answer {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -531,7 +531,7 @@ async fn post_events(State(shared): State<Shared_>, headers: HeaderMap, body: Bo
     }
 }
 
-async fn get_health(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> Answer {
+async fn get_health(State(shared): State<AppState>, RawQuery(raw): RawQuery) -> Answer {
     Params::parse(raw.as_deref(), &[])?;
     let snapshot = shared.latest();
     let head_shared = Arc::clone(&shared);
@@ -565,12 +565,12 @@ async fn get_health(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> A
     Ok(json_response(status, body.to_string()))
 }
 
-async fn get_plan(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> Answer {
+async fn get_plan(State(shared): State<AppState>, RawQuery(raw): RawQuery) -> Answer {
     Params::parse(raw.as_deref(), &[])?;
     Ok(json_response(StatusCode::OK, shared.plan.to_string()))
 }
 
-async fn post_batch(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> Answer {
+async fn post_batch(State(shared): State<AppState>, RawQuery(raw): RawQuery) -> Answer {
     Params::parse(raw.as_deref(), &[])?;
     let Some(batch) = &shared.batch else {
         return Err(ApiError::bad_request(
@@ -588,7 +588,7 @@ async fn post_batch(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> A
 // ---------------------------------------------------------------------------------------------
 // Changes
 
-async fn get_changes(State(shared): State<Shared_>, RawQuery(raw): RawQuery) -> Answer {
+async fn get_changes(State(shared): State<AppState>, RawQuery(raw): RawQuery) -> Answer {
     let params = Params::parse(raw.as_deref(), &["from_offset"])?;
     let from_offset = params.number("from_offset")?.unwrap_or(0);
     let subscription = lock(&shared.hub)
