@@ -933,3 +933,38 @@ fn the_command_line_serves_the_sample_sales_and_refuses_lambda_for_fraud_detecti
         "{message}"
     );
 }
+
+#[test]
+fn the_batch_layer_recomputes_every_batch_every_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, log, base) = start::<DailySales, Sale>(
+        dir.path(),
+        Architecture::Lambda,
+        ServeOptions {
+            batch_every: Some(Duration::from_millis(200)),
+            ..ServeOptions::default()
+        },
+    );
+    let agent = agent();
+    for seed in 1..=3 {
+        let (body, _) = sales_body(&mut Lcg(seed), 10);
+        let (_, posted) = post(
+            &agent,
+            &format!("{base}/v1/events"),
+            "application/x-ndjson",
+            &body,
+        );
+        let to = posted["to"].as_u64().unwrap();
+        let started = Instant::now();
+        let view = loop {
+            let (_, view) = get(&agent, &format!("{base}/v1/view?min_offset={to}"));
+            if view["boundary"] == to || started.elapsed() > Duration::from_secs(30) {
+                break view;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(view["boundary"], to, "{view}");
+        assert_eq!(sorted_rows(&view), batch_rows::<DailySales, Sale>(&log, to));
+    }
+    server.stop().unwrap();
+}
