@@ -449,6 +449,28 @@ fn bad_requests_get_json_errors_and_nothing_bad_is_appended() {
         let to = posted["to"].as_u64().unwrap();
         get(&agent, &url(&format!("/v1/view?min_offset={to}")));
     }
+    // A cursor names its snapshot: one never published (or no longer retained) is gone, and a
+    // cursor is not reused with other filters.
+    let (_, page) = get(&agent, &url("/v1/view?limit=1"));
+    let cursor = page["next"]
+        .as_str()
+        .expect("two keys, one per page")
+        .to_string();
+    let (_, hash_and_key) = cursor.split_once('.').unwrap();
+    expect(
+        get(
+            &agent,
+            &url(&format!("/v1/view?limit=1&cursor=12345.{hash_and_key}")),
+        ),
+        410,
+    );
+    expect(
+        get(&agent, &url(&format!("/v1/view?limit=2&cursor={cursor}"))),
+        400,
+    );
+    let (status, second) = get(&agent, &url(&format!("/v1/view?limit=1&cursor={cursor}")));
+    assert_eq!(status, 200);
+    assert_eq!(second["offset"], page["offset"]);
     let gone = expect(get(&agent, &url("/v1/view?as_of=0")), 410);
     assert!(gone["retained_from"].as_u64().unwrap() > 0, "{gone}");
     server.stop().unwrap();
