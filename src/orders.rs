@@ -38,7 +38,7 @@ pub struct CountryTotal {
 
 /// Revenue and number of orders per customer country: orders joined with customers on the
 /// customer's id.
-#[pipeline]
+#[pipeline(key(country))]
 pub fn country_revenue(orders: Stream<Order>, customers: Stream<Customer>) -> Stream<CountryTotal> {
     let countries = customers.key_by(|c| (c.customer_id, c.country));
     orders

@@ -33,7 +33,7 @@ pub struct DailyTotal {
 }
 
 /// Daily revenue and number of transactions per product.
-#[pipeline]
+#[pipeline(key(product, date))]
 pub fn daily_sales(sales: Stream<Sale>) -> Stream<DailyTotal> {
     sales
         .key_by(|s| ((s.product, s.date), Decimal::from(s.quantity) * s.price))

@@ -34,7 +34,7 @@ pub struct WindowTotal {
 }
 
 /// Revenue and number of sales per product per hour of event time (`--window` picks another window).
-#[pipeline]
+#[pipeline(key(product, window_start))]
 pub fn windowed_sales(sales: Stream<TimedSale>) -> Stream<WindowTotal> {
     sales
         .event_time(|s| s.ts)

@@ -30,7 +30,7 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// Counts the words of every line.
-#[pipeline]
+#[pipeline(key(word))]
 pub fn word_count(lines: Stream<Line>) -> Stream<WordFrequency> {
     lines
         .flat_map(|line| words(&line.text))

@@ -1,5 +1,6 @@
 //! Snapshots of every example pipeline's plan (YAML) and graph (Mermaid and DOT). A change to a pipeline
-//! shows up here as a reviewable diff; its version (the plan's fingerprint) is pinned too.
+//! shows up here as a reviewable diff; its version (the plan's fingerprint) is pinned too, and so are
+//! its view key and its mergeability (the serving layer's Lambda merge).
 
 use dataflow_core::Pipeline;
 use dataflow_examples::{CountryRevenue, DailySales, FraudDetection, WindowedSales, WordCount};
@@ -10,6 +11,12 @@ fn snapshot<P: Pipeline>() {
     insta::assert_snapshot!(format!("{}-mermaid", P::NAME), plan.to_mermaid());
     insta::assert_snapshot!(format!("{}-dot", P::NAME), plan.to_dot());
     insta::assert_snapshot!(format!("{}-version", P::NAME), P::version());
+    // What serving needs from the declaration: the view key and whether Lambda can merge the
+    // output (kept beside the plan, so that neither changes the plan nor its version).
+    insta::assert_yaml_snapshot!(
+        format!("{}-serving", P::NAME),
+        serde_json::json!({ "view_key": P::VIEW_KEY, "mergeability": plan.mergeability() })
+    );
 }
 
 #[test]

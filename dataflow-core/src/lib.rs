@@ -92,6 +92,8 @@ pub mod operators;
 pub mod pipeline;
 pub mod record;
 pub mod runtime;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod testing;
 pub mod time;
 mod user_code;

@@ -43,6 +43,10 @@ pub trait Pipeline: 'static {
         Self::plan().fingerprint()
     }
 
+    /// The output record's fields that identify a row of its served view, as declared with
+    /// `#[pipeline(key(field, ..))]`; empty: the whole record is the key (see the `serve` module).
+    const VIEW_KEY: &'static [&'static str] = &[];
+
     /// Whether the pipeline takes event time from its data (it has an `event_time` stage). Runners then
     /// drive its logical time by the watermark instead of by steps.
     const EVENT_TIME: bool = false;

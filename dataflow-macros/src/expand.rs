@@ -16,9 +16,7 @@ pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let cx = Ctxt::new();
-    if !attr.is_empty() {
-        cx.error_spanned_by(&attr, "`#[pipeline]` takes no arguments");
-    }
+    let view_key = view_key(attr, &cx);
     let Some(mut declared) = model::lower(&item, &cx) else {
         return report(cx.check(), TokenStream::new());
     };
@@ -27,10 +25,35 @@ pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
         // Still declare the type, so that code using it shows no follow-on errors.
         return report(Err(errors), fallback(&declared));
     }
-    match generate(&declared, &built) {
+    match generate(&declared, &built, &view_key) {
         Ok(tokens) => tokens,
         Err(error) => error.to_compile_error(),
     }
+}
+
+/// The view key of `#[pipeline(key(field, ..))]`: the output record's fields that identify a row of
+/// its served view (none: the whole record).
+fn view_key(attr: TokenStream, cx: &Ctxt) -> Vec<Ident> {
+    let mut fields = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("key") {
+            meta.parse_nested_meta(|field| match field.path.get_ident() {
+                Some(ident) => {
+                    fields.push(ident.clone());
+                    Ok(())
+                }
+                None => Err(field.error("a key field is a field name of the output record")),
+            })
+        } else {
+            Err(meta.error(
+                "`#[pipeline]` takes only `key(field, ..)`: the output record's fields that identify a row of its view",
+            ))
+        }
+    });
+    if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
+        cx.error_at(error.span(), error);
+    }
+    fields
 }
 
 /// The errors of `checked`, if any, followed by `tokens`.
@@ -126,7 +149,7 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
 }
 
 /// The type for a checked declaration, with its plan embedded and its graph built from the body.
-fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
+fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Result<TokenStream> {
     let vis = &declared.vis;
     let ty = type_name(&declared.name);
     let docs = docs(declared);
@@ -154,10 +177,17 @@ fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
     let event_time = event_time_tokens(declared, body);
     let collect = quote_spanned!(declared.output.span()=> .collection());
     let doc = doc_text(declared);
+    let key_names = view_key.iter().map(|field| field.to_string());
+    // Each key field must be a field of the output record: a type error at the field otherwise.
+    let key_checks = view_key
+        .iter()
+        .map(|field| quote_spanned!(field.span()=> let _ = &record.#field;));
 
     Ok(quote! {
         #docs
         #vis struct #ty;
+
+        const _: fn(&#output_ty) = |record| { let _ = record; #(#key_checks)* };
 
         impl ::dataflow_core::Pipeline for #ty {
             type Inputs = #inputs_ty;
@@ -166,6 +196,8 @@ fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
             const DOC: &'static str = #doc;
 
             #event_time
+
+            const VIEW_KEY: &'static [&'static str] = &[#(#key_names),*];
 
             fn plan() -> &'static ::dataflow_core::plan::Plan {
                 static PLAN: ::dataflow_core::__private::OnceLock<::dataflow_core::plan::Plan> =

@@ -22,6 +22,10 @@
 //! assert!(plan.to_mermaid().contains("flat_map"));
 //! ```
 
+mod merge;
+
+pub use merge::{Merge, MergeField, MergeKind, Mergeability};
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

@@ -40,7 +40,7 @@ pub enum Explain {
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
-    /// A command instead of a run: `ingest`.
+    /// A command instead of a run: `ingest` (or `serve`).
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Input file (CSV with a header line, or JSON Lines): `--input PATH`, or one `--input NAME=PATH`
@@ -157,6 +157,9 @@ impl Args {
 pub enum Command {
     /// Append the input's records to an event log.
     Ingest(IngestArgs),
+    /// Serve the pipeline's output over HTTP while it follows the event log.
+    #[cfg(feature = "serve")]
+    Serve(crate::serve::ServeArgs),
 }
 
 /// The arguments of `ingest`.

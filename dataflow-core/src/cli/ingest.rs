@@ -268,11 +268,20 @@ where
     progress.done = true;
     save_progress(&progress_file, &progress)?;
     dead.flush()?;
-    let acknowledged = progress.next_offset - progress.first_offset;
+    // What this run appended: after the head it found (a resumed run skips what was there).
+    let from = head.max(progress.first_offset);
+    let acknowledged = progress.next_offset - from;
+    let whole = if from > progress.first_offset {
+        format!(
+            " (the whole input: offsets {}..{})",
+            progress.first_offset, progress.next_offset
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "ingested {acknowledged} records into {}: offsets {}..{}",
+        "ingested {acknowledged} records into {}: offsets {from}..{}{whole}",
         args.log.display(),
-        progress.first_offset,
         progress.next_offset
     );
     let stats = <P::Inputs as CliInputs>::stats(&sources);

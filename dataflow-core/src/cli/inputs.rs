@@ -49,6 +49,27 @@ pub trait CliInputs: LoggedInputs {
 
     /// Each input's record type and fields, for help texts.
     fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>>;
+
+    /// `serve`: serves pipeline `P` over HTTP (pipelines with one input).
+    #[cfg(feature = "serve")]
+    fn serve<P: Pipeline<Inputs = Self>>(args: &crate::serve::ServeArgs) -> Result<(), Error>;
+}
+
+/// The body of [`CliInputs::serve`]: one input is served, more are refused with the reason.
+#[cfg(feature = "serve")]
+macro_rules! serve_body {
+    ($args:ident; $t:ident) => {
+        crate::serve::run::<P, $t>($args)
+    };
+    ($args:ident; $($t:ident)+) => {{
+        let _ = $args;
+        Err(Error::Usage(format!(
+            "serve takes a pipeline with one input; {} has {}: ingest its inputs into one log and \
+             replay it with --mode replay",
+            P::NAME,
+            [$(stringify!($t)),+].len()
+        )))
+    }};
 }
 
 /// Reads up to `max` records of one source into `into`; returns (ended, waiting).
@@ -142,6 +163,13 @@ macro_rules! cli_inputs {
 
             fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>> {
                 vec![$(field_names::<$t>(),)+]
+            }
+
+            #[cfg(feature = "serve")]
+            fn serve<P: Pipeline<Inputs = Self>>(
+                args: &crate::serve::ServeArgs,
+            ) -> Result<(), Error> {
+                serve_body!(args; $($t)+)
             }
         }
     };

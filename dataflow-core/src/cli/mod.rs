@@ -19,7 +19,11 @@
 //!        <example> --mode replay --log DIR [--from OFFSET] [--follow [--idle-timeout DUR]]
 //!                  [--checkpoint PATH [--checkpoint-every N]] [--step-size N] [--changes] [--output PATH] ..
 //!        <example> ingest --input PATH --log DIR [--format csv|jsonl] [--dead-letter PATH]
+//!        <example> serve --log DIR [--listen ADDR] [--architecture kappa|lambda] [--batch-every DUR]
 //! ```
+//!
+//! `serve` (feature `serve`) serves the pipeline's output over HTTP while it follows the log: see
+//! `dataflow_core::serve`.
 //!
 //! * `--mode batch` (default) reads the whole input, runs it as one batch and prints the result as JSON
 //!   Lines. `--mode stream` reads the input record by record as an unbounded source, `--step-size`
@@ -159,22 +163,44 @@ fn window_overrides(args: &Args) -> WindowOverrides {
 
 /// Prints `P`'s plan in `format` to `out`.
 pub fn explain<P: Pipeline>(format: Explain, out: &mut dyn Write) -> std::io::Result<()> {
-    explain_plan(P::plan(), format, out)
+    explain_plan::<P>(P::plan(), format, out)
 }
 
-/// Prints `plan` in `format` to `out`.
-fn explain_plan(plan: &Plan, format: Explain, out: &mut dyn Write) -> std::io::Result<()> {
+/// Prints `plan`, `P`'s plan as it runs (with any window overrides), in `format` to `out`.
+fn explain_plan<P: Pipeline>(
+    plan: &Plan,
+    format: Explain,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let serving = format!(
+        "  view key: {}\n  lambda: {}\n",
+        if P::VIEW_KEY.is_empty() {
+            "the whole record".to_string()
+        } else {
+            P::VIEW_KEY.join(", ")
+        },
+        plan.mergeability().to_text()
+    );
     match format {
         Explain::All => {
-            write!(out, "{}", plan.to_text())?;
+            write!(out, "{}{serving}", plan.to_text())?;
             writeln!(out)?;
             write!(out, "{}", plan.to_mermaid())
         }
-        Explain::Text => write!(out, "{}", plan.to_text()),
+        Explain::Text => write!(out, "{}{serving}", plan.to_text()),
         Explain::Mermaid => write!(out, "{}", plan.to_mermaid()),
         Explain::Dot => write!(out, "{}", plan.to_dot()),
         Explain::Json => {
-            let json = serde_json::to_string_pretty(plan).map_err(std::io::Error::other)?;
+            let mut json = serde_json::to_value(plan).map_err(std::io::Error::other)?;
+            if let serde_json::Value::Object(fields) = &mut json {
+                fields.insert("view_key".into(), P::VIEW_KEY.into());
+                let mergeability = serde_json::to_value(plan.mergeability());
+                fields.insert(
+                    "mergeability".into(),
+                    mergeability.map_err(std::io::Error::other)?,
+                );
+            }
+            let json = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
             writeln!(out, "{json}")
         }
     }
@@ -190,6 +216,10 @@ where
     if let Some(Command::Ingest(ingest_args)) = &args.command {
         return ingest::ingest::<P, I>(ingest_args);
     }
+    #[cfg(feature = "serve")]
+    if let Some(Command::Serve(serve_args)) = &args.command {
+        return <P::Inputs as CliInputs>::serve::<P>(serve_args);
+    }
     refuse_flags_that_do_not_apply::<P>(args)?;
     let plan = window_overrides(args).apply_to_plan(P::plan());
     if args.version {
@@ -198,7 +228,8 @@ where
     }
     if let Some(format) = args.explain {
         let stdout = std::io::stdout();
-        return explain_plan(&plan, format, &mut stdout.lock()).map_err(|e| Error::io("stdout", e));
+        return explain_plan::<P>(&plan, format, &mut stdout.lock())
+            .map_err(|e| Error::io("stdout", e));
     }
     if args.step_size() == 0 {
         return Err(Error::Usage("--step-size must be at least 1".into()));

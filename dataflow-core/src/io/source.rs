@@ -70,19 +70,22 @@ pub struct FileSource<T> {
 
 enum Lines {
     Csv {
-        reader: csv::Reader<LineEnds<File>>,
+        reader: csv::Reader<LineEnds<Reader>>,
         ends: Arc<Mutex<LineEndIndex>>,
         headers: csv::StringRecord,
         record: csv::ByteRecord,
     },
     Jsonl {
-        reader: BufReader<File>,
+        reader: BufReader<Reader>,
         line: u64,
         buffer: Vec<u8>,
         /// Bytes read so far.
         bytes: u64,
     },
 }
+
+/// What a source reads from: a file, or bytes in memory.
+type Reader = Box<dyn Read + Send>;
 
 /// Passes a file's bytes through to the CSV reader and notes where its line ends are, so that a
 /// record's line number is exact whatever ends its lines (`\n`, `\r\n`) and however many blank
@@ -156,10 +159,26 @@ impl<T: DeserializeOwned> FileSource<T> {
             ));
         }
         let may_wait = !metadata.is_file();
-        Self::from_file(path, file, format, may_wait)
+        Self::from_reader(path, Box::new(file), format, may_wait)
     }
 
-    fn from_file(path: &Path, file: File, format: Format, may_wait: bool) -> Result<Self, Error> {
+    /// Reads records from `bytes` held in memory (a request body, for example), named `name` in dead
+    /// letters and errors. A CSV text must start with its header line.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>, format: Format) -> Result<Self, Error> {
+        Self::from_reader(
+            Path::new(name),
+            Box::new(std::io::Cursor::new(bytes)),
+            format,
+            false,
+        )
+    }
+
+    fn from_reader(
+        path: &Path,
+        file: Reader,
+        format: Format,
+        may_wait: bool,
+    ) -> Result<Self, Error> {
         let reader = BufReader::with_capacity(1 << 16, file);
         let lines = match format {
             Format::Csv => {
@@ -587,7 +606,8 @@ mod tests {
         // Reading a directory opened as a file fails on every read: one error, then the end.
         let file = File::open(dir.path()).unwrap();
         let mut source =
-            FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl, false).unwrap();
+            FileSource::<Word>::from_reader(dir.path(), Box::new(file), Format::Jsonl, false)
+                .unwrap();
         let error = source.try_next().expect_err("an I/O error");
         assert!(matches!(error, Error::Io { .. }), "{error}");
         assert!(error.to_string().contains("line 1"), "{error}");
@@ -595,7 +615,8 @@ mod tests {
         assert_eq!(source.stats(), SourceStats::default());
         let file = File::open(dir.path()).unwrap();
         let mut source =
-            FileSource::<Word>::from_file(dir.path(), file, Format::Jsonl, false).unwrap();
+            FileSource::<Word>::from_reader(dir.path(), Box::new(file), Format::Jsonl, false)
+                .unwrap();
         assert!(source.next().is_none());
         assert!(matches!(source.take_error(), Some(Error::Io { .. })));
     }

@@ -64,6 +64,19 @@ pub struct Runner<P> {
     _pipeline: PhantomData<fn() -> P>,
 }
 
+impl<P> Clone for Runner<P> {
+    fn clone(&self) -> Self {
+        Runner {
+            cluster: self.cluster.clone(),
+            max_delay: self.max_delay,
+            manual_watermark: self.manual_watermark,
+            keep_output: self.keep_output,
+            windows: self.windows,
+            _pipeline: PhantomData,
+        }
+    }
+}
+
 impl<P: Pipeline> Default for Runner<P> {
     fn default() -> Self {
         Self::new()
@@ -71,6 +84,11 @@ impl<P: Pipeline> Default for Runner<P> {
 }
 
 impl<P: Pipeline> Runner<P> {
+    /// Event-time pipelines: the bounded out-of-orderness, ms (see [`Runner::max_delay`]).
+    pub fn max_delay_ms(&self) -> u64 {
+        self.max_delay
+    }
+
     /// A runner with one worker in this process.
     pub fn new() -> Self {
         Runner {

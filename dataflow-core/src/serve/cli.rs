@@ -1,0 +1,122 @@
+//! `serve` on the command line: `<example> serve --log DIR --listen 127.0.0.1:8080
+//! [--architecture kappa|lambda] [--batch-every 10s]`.
+
+use crate::error::Error;
+use crate::log::{EventLog, LogOptions, Schema};
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+use crate::runtime::Runner;
+use crate::serve::{Architecture, Retention, ServeOptions, serve};
+use crate::time::{Emit, WindowOverrides, parse_duration};
+use clap::{ArgAction, ValueEnum};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `--architecture`, as the command line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ArchitectureArg {
+    /// One pipeline replays the log and follows its tail.
+    Kappa,
+    /// A batch layer, a speed layer and a serving layer that merges them.
+    Lambda,
+}
+
+/// The arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The event log's directory (created if needed).
+    #[arg(long)]
+    pub log: PathBuf,
+    /// The address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Kappa (one pipeline over the whole log) or Lambda (batch layer + speed layer, merged).
+    #[arg(long, value_enum, default_value = "kappa")]
+    pub architecture: ArchitectureArg,
+    /// Lambda: recompute the batch view this often (and on `POST /v1/batch`).
+    #[arg(long, value_parser = parse_duration)]
+    pub batch_every: Option<Duration>,
+    /// Records per step of the pipeline.
+    #[arg(long, default_value_t = 10_000)]
+    pub step_size: usize,
+    /// Worker threads of the pipeline.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    pub workers: usize,
+    /// Event-time pipelines: bounded out-of-orderness of the watermark.
+    #[arg(long, value_parser = parse_duration)]
+    pub max_delay: Option<Duration>,
+    /// Event-time pipelines: allowed lateness of every window (a window is final after it).
+    #[arg(long, value_parser = parse_duration)]
+    pub lateness: Option<Duration>,
+    /// Keep snapshots readable by `as_of` and cursors this long.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub retain: Duration,
+    /// Keep at most this many recent snapshots.
+    #[arg(long, default_value_t = 64)]
+    pub retain_snapshots: usize,
+    /// The largest body `POST /v1/events` takes, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body: usize,
+    /// Threads answering HTTP.
+    #[arg(long, default_value_t = 2)]
+    pub http_threads: usize,
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `serve`: serves pipeline `P` over the log in `args.log` until the process is stopped.
+pub fn run<P, I>(args: &ServeArgs) -> Result<(), Error>
+where
+    P: Pipeline<Inputs = (I,)>,
+    I: Record + Schema,
+{
+    let log = EventLog::open(&args.log, LogOptions::default())
+        .map_err(|e| Error::Source(format!("event log {}: {e}", args.log.display())))?;
+    // Windows are served while still open, so every window's result is emitted as it changes.
+    let mut runner = Runner::<P>::new()
+        .workers(args.workers)
+        .windows(WindowOverrides {
+            kind: None,
+            lateness: args
+                .lateness
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            emit: Some(Emit::Updating),
+        });
+    if let Some(delay) = args.max_delay {
+        runner = runner.max_delay(delay);
+    }
+    let architecture = match args.architecture {
+        ArchitectureArg::Kappa => Architecture::Kappa,
+        ArchitectureArg::Lambda => Architecture::Lambda,
+    };
+    let options = ServeOptions {
+        listen: args.listen,
+        architecture,
+        batch_every: args.batch_every,
+        step: args.step_size,
+        retention: Retention {
+            period: args.retain,
+            max: args.retain_snapshots,
+            ..Retention::default()
+        },
+        max_body: args.max_body,
+        lateness: args.lateness.unwrap_or_default(),
+        http_threads: args.http_threads,
+        ..ServeOptions::default()
+    };
+    let server = serve::<P, I, EventLog>(runner, log, options)?;
+    println!(
+        "serving {} (version {}, {}) on http://{}",
+        P::NAME,
+        P::version(),
+        architecture.as_str(),
+        server.local_addr()
+    );
+    std::io::stdout()
+        .flush()
+        .map_err(|e| Error::io("stdout", e))?;
+    server.wait()
+}
