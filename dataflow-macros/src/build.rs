@@ -103,12 +103,18 @@ impl Walk<'_> {
         let mut stream = check::check_root_known(self.cx, &self.env, chain)?;
         *self.uses.entry(chain.root.to_string()).or_insert(0) += 1;
         let mut ok = true;
+        // After an unknown stage the stream's state is unknown: later stages are not checked
+        // against it, so that only the unknown stage is reported.
+        let mut known = true;
         for call in &mut chain.calls {
             let Some(spec) = check::check_stage_known(self.cx, call) else {
                 ok = false;
+                known = false;
                 continue;
             };
-            ok &= check::check_call(self.cx, spec, call, &stream);
+            if known {
+                ok &= check::check_call(self.cx, spec, call, &stream);
+            }
             let mut inputs = vec![stream.node];
             let mut other_keyed = true;
             for (arg, arg_spec) in call.args.iter_mut().zip(spec.args) {
