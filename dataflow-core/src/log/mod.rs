@@ -13,7 +13,8 @@
 mod file;
 
 pub use dataflow_log::{
-    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, upgrade_from,
+    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, shape_fingerprint,
+    upgrade_from,
 };
 pub use file::FileTail;
 
