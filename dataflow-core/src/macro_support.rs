@@ -128,6 +128,20 @@ where
     <S::Out as Gives<O>>::declared(flow.collection())
 }
 
+/// The output of a pipeline whose last stage is `flow`, an event-time stream of records `T`, and whose
+/// declaration returns `Stream<O>`.
+pub fn timed_output<'scope, O, D, T, S>(
+    flow: crate::flow::TimedFlow<'scope, D, S>,
+) -> VecCollection<'scope, u64, <T as Gives<O>>::Output, isize>
+where
+    D: Record,
+    S: Stage<D, Out = (T, crate::record::Stamp)>,
+    T: Record,
+    T: Gives<O>,
+{
+    <T as Gives<O>>::declared(flow.collection())
+}
+
 /// The check that the two streams of a `union` have the same records: `Self` is what the stream
 /// passed to `union` gives, `O` what the stream it is called on gives.
 #[diagnostic::on_unimplemented(

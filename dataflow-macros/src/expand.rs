@@ -158,7 +158,11 @@ fn generate(declared: &PipelineFn, built: &Built) -> syn::Result<TokenStream> {
     let result = chain_tokens(&body.result, &shared);
     let event_time = event_time_tokens(declared, body);
     let output = &declared.output;
-    let result = quote_spanned!(output.span()=> ::dataflow_core::__private::output::<#output, _, _>(#result));
+    let result = if built.output_timed {
+        quote_spanned!(output.span()=> ::dataflow_core::__private::timed_output::<#output, _, _, _>(#result))
+    } else {
+        quote_spanned!(output.span()=> ::dataflow_core::__private::output::<#output, _, _>(#result))
+    };
 
     Ok(quote! {
         #docs
@@ -447,6 +451,24 @@ mod tests {
         );
         assert!(
             out.contains("agg . max (| x | { (x . 1) . record_value () })"),
+            "{out}"
+        );
+    }
+
+    /// The output goes through the check of its records, for an event-time stream as for others.
+    #[test]
+    fn checks_the_output_records() {
+        let out =
+            expand("fn p(a: Stream<(u32, u64)>) -> Stream<(u32, u64)> { a.filter(|x| x.1 > 0) }");
+        assert!(
+            out.contains("__private :: output :: < (u32 , u64) , _ , _ >"),
+            "{out}"
+        );
+        let out = expand(
+            "fn p(a: Stream<(u32, u64)>) -> Stream<(u32, u64)> { a.event_time(|x| x.1).filter(|x| x.1 > 0) }",
+        );
+        assert!(
+            out.contains("__private :: timed_output :: < (u32 , u64) , _ , _ , _ >"),
             "{out}"
         );
     }
