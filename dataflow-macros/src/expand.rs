@@ -298,12 +298,16 @@ enum Check {
     /// The closure of each `sum`, `mean`, `min` and `max` of an `aggregate`'s builder is checked as
     /// those stages' closures are.
     Aggregates,
+    /// A `key_by` closure written as a pair, `|r| (key, value)`: the key is checked as a `key`
+    /// closure's, the value as a record.
+    KeyValue,
 }
 
 /// How `call`'s closure is checked, if it is.
 fn closure_check(call: &model::Call) -> Option<Check> {
     match (call.method.to_string().as_str(), call.args.as_slice()) {
         ("key", [Arg::Expr(_)]) => Some(Check::Value("owned_key")),
+        ("key_by", [Arg::Expr(_)]) => Some(Check::KeyValue),
         ("sum" | "mean", [Arg::Expr(_)]) => Some(Check::Value("exact_sum")),
         ("min" | "max" | "reduce", [Arg::Expr(_)]) => Some(Check::Value("record_value")),
         ("aggregate", [Arg::Expr(_)]) => Some(Check::Aggregates),
@@ -325,6 +329,10 @@ fn check_closure(flow: TokenStream, call: &model::Call, check: Check) -> TokenSt
                 let closure = checked_aggregates(closure);
                 quote!(#closure)
             }
+            (syn::Expr::Closure(closure), Check::KeyValue) => {
+                let closure = checked_pair(closure);
+                quote!(#closure)
+            }
             (other, _) => quote!(#other),
         },
         _ => unreachable!("a checked stage has one closure argument"),
@@ -338,6 +346,21 @@ fn checked_closure(closure: &syn::ExprClosure, check: &str) -> syn::ExprClosure 
     let body = &closure.body;
     let check = Ident::new(check, body.span());
     *closure.body = syn::parse_quote_spanned!(body.span()=> { (#body).#check() });
+    closure
+}
+
+/// A `key_by` closure, `|r| (key, value)`, with its key checked as a `key` closure's and its value
+/// as a record; a closure written otherwise is left as it is.
+fn checked_pair(closure: &syn::ExprClosure) -> syn::ExprClosure {
+    let mut closure = closure.clone();
+    if let syn::Expr::Tuple(pair) = &mut *closure.body
+        && pair.elems.len() == 2
+    {
+        for (element, check) in pair.elems.iter_mut().zip(["owned_key", "record_value"]) {
+            let check = Ident::new(check, element.span());
+            *element = syn::parse_quote_spanned!(element.span()=> (#element).#check());
+        }
+    }
     closure
 }
 
@@ -451,6 +474,13 @@ mod tests {
         );
         assert!(
             out.contains("agg . max (| x | { (x . 1) . record_value () })"),
+            "{out}"
+        );
+        let out = expand(
+            "fn p(a: Stream<(u32, u64)>) -> Stream<(u32, u64)> { a.key_by(|x| (x.0, x.1)).sum(|v| *v) }",
+        );
+        assert!(
+            out.contains("((x . 0) . owned_key () , (x . 1) . record_value ())"),
             "{out}"
         );
     }
