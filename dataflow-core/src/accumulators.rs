@@ -38,6 +38,12 @@ pub trait Accumulator<V>: 'static {
 
 /// Values that can be summed exactly: integers and decimals. Floating-point sums depend on the order
 /// of the additions, which would let a stream's answer differ from a batch's, so `f64` is left out.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be summed exactly: `sum` and `mean` take integers or `Decimal`",
+    label = "this gives `{Self}`",
+    note = "floating-point sums depend on the order of the additions, so a stream's answer would differ from a batch's: sum integers (such as cents, `(p.price * 100.0).round() as i64`) or exact decimals (`rust_decimal::Decimal`, feature `decimal`)",
+    note = "for the least or greatest value, `min` and `max` take an `F64`"
+)]
 pub trait Summable: Default + Clone + 'static {
     /// Adds `value` times `times` (which may be negative) to `self`.
     fn add_times(&mut self, value: &Self, times: isize);

@@ -52,6 +52,63 @@
 //! | `window(spec)` + an aggregate | event-time `(K, V)` | `((K, TimeWindow), A)` | window aggregate ([`time`]) |
 //! | `scan(init, \|state, r, emit\| ..)` | event-time `(K, V)` | `O` | ordered per-key state ([`flow::timed`]) |
 //!
+//! # Records
+//!
+//! A record is any type that is `Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash` and serializable
+//! ([`Record`]). Mark a struct or enum `#[record]` (in the [`prelude`]) and it gets the serde derives,
+//! without a `serde` dependency of your own, and a [`Schema`](kappa::Schema), so that it can be stored
+//! in the event log that `ingest` and replay use: version 1, with the type's shape (field names and
+//! types as written) in [`Schema::SHAPE`](kappa::Schema::SHAPE). Write it above the type's
+//! `#[derive(..)]`, which it reads: serde derives already there are kept, and only the missing ones
+//! are added.
+//!
+//! ```
+//! use dataflow_core::prelude::*;
+//! use dataflow_core::kappa::Schema;
+//!
+//! #[record]
+//! #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+//! pub struct PageView { url: String, ts: u64 }
+//!
+//! assert_eq!(PageView::VERSION, 1);
+//! assert_eq!(PageView::SHAPE, Some("struct PageView { url: String, ts: u64 }"));
+//! fn is_serde<T: Serialize + for<'de> Deserialize<'de>>() {}
+//! is_serde::<PageView>();
+//! ```
+//!
+//! When the layout changes, declare the new version and a function reading the older ones
+//! ([`Schema::upgrade`](kappa::Schema::upgrade); [`upgrade_from`](kappa::upgrade_from) makes it one
+//! line per version):
+//!
+//! ```
+//! use dataflow_core::prelude::*;
+//! use dataflow_core::kappa::{DecodeError, Schema, upgrade_from};
+//!
+//! /// A page view as version 1 wrote it.
+//! #[record]
+//! pub struct PageViewV1 { url: String }
+//!
+//! #[record(version = 2, upgrade = read_page_view)]
+//! #[derive(Debug, PartialEq)]
+//! pub struct PageView { url: String, ts: u64 }
+//!
+//! impl From<PageViewV1> for PageView {
+//!     fn from(old: PageViewV1) -> Self {
+//!         PageView { url: old.url, ts: 0 }
+//!     }
+//! }
+//!
+//! fn read_page_view(version: u32, payload: &[u8]) -> Result<PageView, DecodeError> {
+//!     match version {
+//!         1 => upgrade_from::<PageViewV1, PageView>(payload),
+//!         other => Err(DecodeError::unsupported(other, PageView::VERSION)),
+//!     }
+//! }
+//!
+//! assert_eq!(PageView::VERSION, 2);
+//! assert_ne!(PageView::SHAPE_FINGERPRINT, PageViewV1::SHAPE_FINGERPRINT);
+//! ```
+//!
 //! # Running
 //!
 //! [`Runner`] feeds a pipeline: [`Runner::batch`] runs a bounded input, [`Runner::start`] returns a
@@ -99,7 +156,7 @@ pub mod time;
 mod user_code;
 
 pub use context::{Context, LateRecord};
-pub use dataflow_macros::pipeline;
+pub use dataflow_macros::{pipeline, record};
 pub use dataflow_plan as plan;
 pub use error::{Error, StageFailure};
 pub use pipeline::{Inputs, IntoBatch, Pipeline, Share, Stream, Update};
@@ -115,7 +172,7 @@ pub mod prelude {
     pub use crate::record::{F64, Record, Rows};
     pub use crate::runtime::{Change, Cluster, Output, Runner, Running};
     pub use crate::time::{Emit, TimeWindow, Window};
-    pub use dataflow_macros::pipeline;
+    pub use dataflow_macros::{pipeline, record};
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;
 }

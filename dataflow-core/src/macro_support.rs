@@ -2,7 +2,13 @@
 //! the public API.
 
 pub use crate::flow::Flow;
+
+use crate::accumulators::Summable;
+use crate::operators::fused::Stage;
+use crate::record::Record;
+use crate::time::clock::Time;
 pub use differential_dataflow::VecCollection;
+pub use serde;
 pub use serde_json;
 pub use std::sync::OnceLock;
 
@@ -19,4 +25,215 @@ pub fn parse_plan(json: &str) -> dataflow_plan::Plan {
             panic!("the embedded plan is not valid JSON ({error}): rebuild the crate")
         }
     }
+}
+
+/// The flow of an input whose records are records. Generated code calls [`InputFlow::flow`] on each
+/// input's `Stream<A>`: when `A` is not a record, rustc reports it at the input's type, and nothing
+/// that follows from it.
+pub trait InputFlow<A> {
+    /// The input's flow, over the records the runner numbered with their input position.
+    fn flow<'scope>(
+        self,
+        ctx: &crate::Context,
+        collection: VecCollection<'scope, Time, (A, u64), isize>,
+    ) -> Flow<'scope, (A, u64), crate::operators::fused::Unsequence>;
+}
+
+impl<A: Record> InputFlow<A> for crate::Stream<A> {
+    fn flow<'scope>(
+        self,
+        ctx: &crate::Context,
+        collection: VecCollection<'scope, Time, (A, u64), isize>,
+    ) -> Flow<'scope, (A, u64), crate::operators::fused::Unsequence> {
+        Flow::input(ctx, collection)
+    }
+}
+
+// The checks of the values stage closures return. Generated code calls a check's method on the body
+// of a stage's closure, as in `|v| (v.url).owned_key()`. When the value does not qualify, rustc
+// reports the check's one bound, in that bound's words, at the closure (a key that borrows from the
+// record is "cannot move out of a shared reference", with the fix `.clone()`), and the failed call
+// stops every error that would follow from it. Each method returns the value as it is.
+
+/// A `key` closure returns a record value that owns its data.
+pub trait OwnedKey: Sized {
+    /// The key, checked.
+    #[inline(always)]
+    fn owned_key(self) -> Self {
+        self
+    }
+}
+
+impl<T: Record> OwnedKey for T {}
+
+/// A `sum` or `mean` closure returns a value that sums exactly.
+pub trait ExactSum: Sized {
+    /// The value, checked.
+    #[inline(always)]
+    fn exact_sum(self) -> Self {
+        self
+    }
+}
+
+impl<T: Summable> ExactSum for T {}
+
+/// A `min` or `max` closure returns a record value.
+pub trait RecordValue: Sized {
+    /// The value, checked.
+    #[inline(always)]
+    fn record_value(self) -> Self {
+        self
+    }
+}
+
+impl<T: Record> RecordValue for T {}
+
+/// The check that a pipeline's last stage gives the records its declaration returns: `Self` is what
+/// the stage gives, `O` what `-> Stream<O>` declares.
+#[diagnostic::on_unimplemented(
+    message = "the pipeline is declared to return `Stream<{O}>`, but its last stage gives `{Self}` records",
+    label = "this gives `{Self}` records",
+    note = "declare `-> Stream<{Self}>`, or make the last stage give `{O}` records"
+)]
+pub trait Gives<O> {
+    /// The output records, `O`.
+    type Output;
+    /// The collection, typed as the declared output.
+    fn declared<'scope>(
+        collection: VecCollection<'scope, Time, Self, isize>,
+    ) -> VecCollection<'scope, Time, Self::Output, isize>
+    where
+        Self: Sized;
+}
+
+impl<T> Gives<T> for T {
+    type Output = T;
+    #[inline(always)]
+    fn declared<'scope>(
+        collection: VecCollection<'scope, Time, T, isize>,
+    ) -> VecCollection<'scope, Time, T, isize> {
+        collection
+    }
+}
+
+/// The output of a pipeline whose last stage is `flow` and whose declaration returns `Stream<O>`.
+pub fn output<'scope, O, D, S>(
+    flow: Flow<'scope, D, S>,
+) -> VecCollection<'scope, Time, <S::Out as Gives<O>>::Output, isize>
+where
+    D: Record,
+    S: Stage<D>,
+    S::Out: Record,
+    S::Out: Gives<O>,
+{
+    <S::Out as Gives<O>>::declared(flow.collection())
+}
+
+/// The output of a pipeline whose last stage is `flow`, an event-time stream of records `T`, and whose
+/// declaration returns `Stream<O>`.
+pub fn timed_output<'scope, O, D, T, S>(
+    flow: crate::flow::TimedFlow<'scope, D, S>,
+) -> VecCollection<'scope, Time, <T as Gives<O>>::Output, isize>
+where
+    D: Record,
+    S: Stage<D, Out = (T, crate::record::Stamp)>,
+    T: Record,
+    T: Gives<O>,
+{
+    <T as Gives<O>>::declared(flow.collection())
+}
+
+/// The check that the two streams of a `union` have the same records: `Self` is what the stream
+/// passed to `union` gives, `O` what the stream it is called on gives.
+#[diagnostic::on_unimplemented(
+    message = "`union` takes a stream of the same records: this stream gives `{O}` records, the one passed to `union` gives `{Self}`",
+    label = "this gives `{Self}` records",
+    note = "`map` one of the streams to the other's records first"
+)]
+pub trait SameRecords<O> {
+    /// The collection, typed as the other stream's records.
+    fn same<'scope>(
+        collection: VecCollection<'scope, Time, Self, isize>,
+    ) -> VecCollection<'scope, Time, O, isize>
+    where
+        Self: Sized;
+}
+
+impl<T> SameRecords<T> for T {
+    #[inline(always)]
+    fn same<'scope>(
+        collection: VecCollection<'scope, Time, T, isize>,
+    ) -> VecCollection<'scope, Time, T, isize> {
+        collection
+    }
+}
+
+/// `left.union(id, right)`, with the check that both give the same records.
+pub fn union<'scope, D, S, D2, S2>(
+    left: Flow<'scope, D, S>,
+    id: usize,
+    right: Flow<'scope, D2, S2>,
+) -> Flow<'scope, S::Out>
+where
+    D: Record,
+    S: Stage<D>,
+    S::Out: Record,
+    D2: Record,
+    S2: Stage<D2>,
+    S2::Out: Record,
+    S2::Out: SameRecords<S::Out>,
+{
+    let ctx = left.context().clone();
+    let right = Flow::new(
+        &ctx,
+        <S2::Out as SameRecords<S::Out>>::same(right.collection()),
+    );
+    left.union(id, right)
+}
+
+/// The check that the two streams of a `join` have keys of the same type: `Self` is the key of the
+/// stream passed to `join`, `K` the key of the stream it is called on.
+#[diagnostic::on_unimplemented(
+    message = "`join` matches keys of the same type: this stream is keyed by `{K}`, the one passed to `join` by `{Self}`",
+    label = "keyed by `{Self}`",
+    note = "key both streams by the same type, as in `.key(|o| o.customer_id)` and `.key(|c| c.id)`"
+)]
+pub trait SameKey<K> {
+    /// The keyed collection, typed with the other stream's key.
+    fn same<'scope, V: 'static>(
+        collection: VecCollection<'scope, Time, (Self, V), isize>,
+    ) -> VecCollection<'scope, Time, (K, V), isize>
+    where
+        Self: Sized;
+}
+
+impl<K> SameKey<K> for K {
+    #[inline(always)]
+    fn same<'scope, V: 'static>(
+        collection: VecCollection<'scope, Time, (K, V), isize>,
+    ) -> VecCollection<'scope, Time, (K, V), isize> {
+        collection
+    }
+}
+
+/// `left.join(id, right)`, with the check that both are keyed by the same type.
+pub fn join<'scope, D, S, K, V, D2, S2, K2, V2>(
+    left: Flow<'scope, D, S>,
+    id: usize,
+    right: Flow<'scope, D2, S2>,
+) -> Flow<'scope, (K, (V, V2))>
+where
+    D: Record,
+    S: Stage<D, Out = (K, V)>,
+    K: Record,
+    V: Record,
+    D2: Record,
+    S2: Stage<D2, Out = (K2, V2)>,
+    K2: Record,
+    K2: SameKey<K>,
+    V2: Record,
+{
+    let ctx = left.context().clone();
+    let right = Flow::new(&ctx, <K2 as SameKey<K>>::same(right.collection()));
+    left.join(id, right)
 }

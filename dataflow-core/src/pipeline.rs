@@ -15,6 +15,14 @@ use timely::dataflow::{InputHandle, Scope};
 /// stream (bounded or not) of `Sale` records. It only appears in declarations.
 pub struct Stream<T>(PhantomData<T>);
 
+impl<T> Stream<T> {
+    /// The type of an input as declared, for the code `#[pipeline]` generates.
+    #[doc(hidden)]
+    pub const fn declared() -> Self {
+        Stream(PhantomData)
+    }
+}
+
 /// A pipeline declared with `#[pipeline]`: its name, its plan, and the code that builds its graph.
 ///
 /// Users do not implement this trait by hand; the attribute generates the implementation from the

@@ -2,6 +2,7 @@
 //! float ([`F64`]), a record's place in event time ([`Stamp`]), the rows a `reduce` sees ([`Rows`]), and
 //! the hash map of keyed operator state.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The hash map of keyed operator state: foldhash, a fast hasher with good quality for keys that are
@@ -10,9 +11,24 @@ pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 
 /// What the records of a pipeline must be: cloneable, ordered, hashable, printable, serializable (so
 /// that they can cross process boundaries) and `'static`. Derive
-/// `Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize` on a struct to get it.
-pub trait Record: differential_dataflow::ExchangeData + std::hash::Hash {}
-impl<T: differential_dataflow::ExchangeData + std::hash::Hash> Record for T {}
+/// `Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash` and add `#[record]` on a struct to get it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a record: a record is `Clone + Debug + Ord + Hash`, serializable and owns its data",
+    label = "`{Self}` is not a record",
+    note = "for a struct or enum of your own, derive `Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash` and add `#[record]`",
+    note = "`f64` is neither `Ord` nor `Hash`: use `F64` (an `f64` ordered by `total_cmp`), an exact `Decimal`, or integers such as cents",
+    note = "a reference such as `&String` borrows from another record: clone it, as in `v.url.clone()`"
+)]
+pub trait Record:
+    Clone + std::fmt::Debug + Ord + std::hash::Hash + Send + Serialize + DeserializeOwned + 'static
+{
+}
+#[diagnostic::do_not_recommend]
+impl<
+    T: Clone + std::fmt::Debug + Ord + std::hash::Hash + Send + Serialize + DeserializeOwned + 'static,
+> Record for T
+{
+}
 
 /// An `f64` that can be part of a record: ordered by [`f64::total_cmp`], hashed by its bits, and
 /// serialized as a plain number. `mean` returns it.

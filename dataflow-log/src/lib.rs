@@ -228,7 +228,7 @@ pub use log::{Batch, EventLog};
 pub use options::{FsyncPolicy, LogOptions};
 pub use reader::{Follower, LogReader, READ_ONLY_POLL};
 pub use recovery::Truncation;
-pub use schema::{LogRecord, RecordRef, Schema, decode_versioned, upgrade_from};
+pub use schema::{LogRecord, RecordRef, Schema, decode_versioned, shape_fingerprint, upgrade_from};
 pub use verify::SegmentReport;
 
 #[cfg(test)]

@@ -55,9 +55,28 @@ use crate::error::{DecodeError, LogError};
 ///     Sale { item: "tea".into(), cents: 250, store: 0 }
 /// );
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in the event log: it does not implement `Schema`",
+    label = "`{Self}` has no schema version",
+    note = "add `#[record]` (from `dataflow_core::prelude`) above the declaration of `{Self}`: it derives the serde traits and declares schema version 1",
+    note = "or implement it by hand: `impl Schema for {Self} {{ const VERSION: u32 = 1; }}`"
+)]
 pub trait Schema: Serialize + DeserializeOwned {
     /// The schema version this type writes. Bump it whenever the serialized layout changes.
     const VERSION: u32;
+
+    /// The type's shape as declared: its name, and its fields' names and types as written, such as
+    /// `struct Sale { item: String, cents: u64 }`. `None` (the default) when the type does not
+    /// declare it; `#[record]` in `dataflow-core` writes it. Two layouts under one
+    /// [`VERSION`](Schema::VERSION) have different shapes, so a reader can tell them apart.
+    const SHAPE: Option<&'static str> = None;
+
+    /// A 64-bit fingerprint of [`SHAPE`](Schema::SHAPE) ([`shape_fingerprint`]), computed at compile
+    /// time; `None` when the shape is not declared.
+    const SHAPE_FINGERPRINT: Option<u64> = match Self::SHAPE {
+        Some(shape) => Some(shape_fingerprint(shape)),
+        None => None,
+    };
 
     /// Reads a payload written with an older `version` (`version < Self::VERSION`).
     ///
@@ -80,6 +99,42 @@ pub trait Schema: Serialize + DeserializeOwned {
             Err(DecodeError::unsupported(version, Self::VERSION))
         }
     }
+}
+
+/// The fingerprint of a type's shape text: 64-bit FNV-1a of its UTF-8 bytes. Stable across builds,
+/// platforms and compiler versions, and usable in constants.
+///
+/// ```
+/// use dataflow_log::{Schema, shape_fingerprint};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Sale {
+///     item: String,
+///     cents: u64,
+/// }
+/// impl Schema for Sale {
+///     const VERSION: u32 = 1;
+///     const SHAPE: Option<&'static str> = Some("struct Sale { item: String, cents: u64 }");
+/// }
+///
+/// assert_eq!(Sale::SHAPE_FINGERPRINT, Some(shape_fingerprint("struct Sale { item: String, cents: u64 }")));
+/// assert_ne!(shape_fingerprint("struct Sale { item: String, cents: u64 }"),
+///            shape_fingerprint("struct Sale { cents: u64, item: String }"));
+/// // The reference values of FNV-1a 64.
+/// assert_eq!(shape_fingerprint(""), 0xcbf2_9ce4_8422_2325);
+/// assert_eq!(shape_fingerprint("a"), 0xaf63_dc4c_8601_ec8c);
+/// ```
+pub const fn shape_fingerprint(shape: &str) -> u64 {
+    let bytes = shape.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut index = 0;
+    while index < bytes.len() {
+        hash ^= bytes[index] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        index += 1;
+    }
+    hash
 }
 
 /// Decodes `payload` as the older type `Old` and converts it into `New`: the body of a

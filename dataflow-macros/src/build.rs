@@ -16,6 +16,8 @@ pub struct Built {
     pub plan: Plan,
     /// How many chains start from each input or binding.
     pub uses: HashMap<String, usize>,
+    /// Whether the output is an event-time stream (its records still carry their event time).
+    pub output_timed: bool,
 }
 
 /// Checks `pipeline`, numbering its stage calls, and builds its plan.
@@ -25,6 +27,7 @@ pub fn build(pipeline: &mut PipelineFn, cx: &Ctxt) -> Built {
         plan: Plan::new(&pipeline.name.to_string(), &type_text(&pipeline.output)),
         env: Env::new(),
         uses: HashMap::new(),
+        output_timed: false,
     };
     for input in &pipeline.inputs {
         walk.input(input);
@@ -43,6 +46,7 @@ pub fn build(pipeline: &mut PipelineFn, cx: &Ctxt) -> Built {
     Built {
         plan: walk.plan,
         uses: walk.uses,
+        output_timed: walk.output_timed,
     }
 }
 
@@ -56,6 +60,8 @@ struct Walk<'cx> {
     env: Env,
     /// How many chains start from each input or binding so far.
     uses: HashMap<String, usize>,
+    /// Whether the output is an event-time stream.
+    output_timed: bool,
 }
 
 /// Walking an input, a binding, the final chain and any chain.
@@ -87,6 +93,7 @@ impl Walk<'_> {
         if let Some(stream) = self.chain(chain) {
             check::check_output_complete(self.cx, chain, &stream);
             self.plan.output = stream.node;
+            self.output_timed = stream.timed;
         }
     }
 
@@ -103,12 +110,18 @@ impl Walk<'_> {
         let mut stream = check::check_root_known(self.cx, &self.env, chain)?;
         *self.uses.entry(chain.root.to_string()).or_insert(0) += 1;
         let mut ok = true;
+        // After an unknown stage the stream's state is unknown: later stages are not checked
+        // against it, so that only the unknown stage is reported.
+        let mut known = true;
         for call in &mut chain.calls {
             let Some(spec) = check::check_stage_known(self.cx, call) else {
                 ok = false;
+                known = false;
                 continue;
             };
-            ok &= check::check_call(self.cx, spec, call, &stream);
+            if known {
+                ok &= check::check_call(self.cx, spec, call, &stream);
+            }
             let mut inputs = vec![stream.node];
             let mut other_keyed = true;
             for (arg, arg_spec) in call.args.iter_mut().zip(spec.args) {

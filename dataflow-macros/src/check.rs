@@ -59,9 +59,13 @@ pub fn check_stage_known(cx: &Ctxt, call: &Call) -> Option<&'static StageSpec> {
     let name = call.method.to_string();
     let spec = stages::lookup(&name);
     if spec.is_none() {
-        let hint = match stages::suggest(&name) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!(
+        let hint = match (stages::foreign::lookup(&name), stages::suggest(&name)) {
+            (Some(foreign), _) => match foreign.stage {
+                Some(stage) => format!("did you mean `{stage}`? {}", capitalized(foreign.hint)),
+                None => foreign.hint.to_string(),
+            },
+            (None, Some(near)) => format!("did you mean `{near}`?"),
+            (None, None) => format!(
                 "the stages are {}",
                 stages::ALL
                     .iter()
@@ -73,6 +77,15 @@ pub fn check_stage_known(cx: &Ctxt, call: &Call) -> Option<&'static StageSpec> {
         cx.error_spanned_by(&call.method, format!("unknown stage `{name}`: {hint}"));
     }
     spec
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Applies the rules for `call`, a `spec` stage on `stream`; returns whether they all held.
@@ -243,9 +256,10 @@ pub fn check_output_complete(cx: &Ctxt, chain: &Chain, stream: &Stream) {
     require(cx, !stream.dangling(), &chain.root, message);
 }
 
-/// Every input is used by a chain.
+/// Every input stream is used by a chain (a parameter that is not a stream is reported where it is
+/// declared).
 pub fn check_inputs_used(cx: &Ctxt, inputs: &[Input], uses: &HashMap<String, usize>) {
-    for input in inputs {
+    for input in inputs.iter().filter(|input| input.stream) {
         let message = format!(
             "input `{}` is never used: use it in the body or remove it",
             input.name

@@ -118,7 +118,24 @@ fn doc_text(declared: &PipelineFn) -> String {
 fn signature_types(declared: &PipelineFn) -> (TokenStream, TokenStream) {
     let tys = declared.inputs.iter().map(|i| &i.ty);
     let output = &declared.output;
-    (quote!((#(#tys,)*)), quote!(#output))
+    // Spanned at the inputs, so that a record type that is not a record is reported there.
+    (
+        quote_spanned!(inputs_span(declared)=> (#(#tys,)*)),
+        quote!(#output),
+    )
+}
+
+/// The span of the declaration's inputs: its first input's type.
+fn inputs_span(declared: &PipelineFn) -> Span {
+    declared
+        .inputs
+        .first()
+        .map_or(Span::call_site(), |i| i.ty.span())
+}
+
+/// The type of the collections `build` takes.
+fn input_collections(_declared: &PipelineFn) -> TokenStream {
+    quote!(<Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>)
 }
 
 /// The type for a declaration with errors: it implements `Pipeline`, but its methods are unreachable.
@@ -127,6 +144,7 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
     let ty = type_name(&declared.name);
     let docs = docs(declared);
     let (inputs, output) = signature_types(declared);
+    let collections = input_collections(declared);
     let name = declared.name.to_string();
     quote! {
         #docs
@@ -140,7 +158,7 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
             }
             fn build<'scope>(
                 _ctx: &::dataflow_core::Context,
-                _inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
+                _inputs: #collections,
             ) -> ::dataflow_core::__private::VecCollection<'scope, ::dataflow_core::Time, Self::Output, isize> {
                 ::core::unreachable!("the pipeline declaration has errors")
             }
@@ -154,6 +172,7 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
     let ty = type_name(&declared.name);
     let docs = docs(declared);
     let (inputs_ty, output_ty) = signature_types(declared);
+    let collections = input_collections(declared);
     let name = declared.name.to_string();
     let plan_json = serde_json::to_string(&built.plan)
         .map_err(|e| syn::Error::new(Span::call_site(), format!("cannot encode the plan: {e}")))?;
@@ -163,6 +182,14 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
         .ok_or_else(|| syn::Error::new(declared.name.span(), "the pipeline has no body"))?;
 
     let input_names: Vec<&Ident> = declared.inputs.iter().map(|i| &i.name).collect();
+    // Each input through the check that its records are records, at the input's type.
+    let inputs = declared.inputs.iter().map(|input| {
+        let (name, ty) = (&input.name, &input.ty);
+        let flow = quote_spanned!(ty.span()=>
+            ::dataflow_core::Stream::<#ty>::declared().flow(__ctx, #name)
+        );
+        quote!(let #name = #flow;)
+    });
     let shared = |name: &Ident| built.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
     let bindings = body.bindings.iter().map(|binding| {
         let name = &binding.name;
@@ -175,13 +202,18 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
     });
     let result = chain_tokens(&body.result, &shared);
     let event_time = event_time_tokens(declared, body);
-    let collect = quote_spanned!(declared.output.span()=> .collection());
     let doc = doc_text(declared);
     let key_names = view_key.iter().map(|field| field.to_string());
     // Each key field must be a field of the output record: a type error at the field otherwise.
     let key_checks = view_key
         .iter()
         .map(|field| quote_spanned!(field.span()=> let _ = &record.#field;));
+    let output = &declared.output;
+    let result = if built.output_timed {
+        quote_spanned!(output.span()=> ::dataflow_core::__private::timed_output::<#output, _, _, _>(#result))
+    } else {
+        quote_spanned!(output.span()=> ::dataflow_core::__private::output::<#output, _, _>(#result))
+    };
 
     Ok(quote! {
         #docs
@@ -208,12 +240,16 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
             #[allow(clippy::redundant_clone, clippy::let_and_return)]
             fn build<'scope>(
                 __ctx: &::dataflow_core::Context,
-                __inputs: <Self::Inputs as ::dataflow_core::Inputs>::Collections<'scope>,
+                __inputs: #collections,
             ) -> ::dataflow_core::__private::VecCollection<'scope, ::dataflow_core::Time, Self::Output, isize> {
+                #[allow(unused_imports)]
+                use ::dataflow_core::__private::{
+                    ExactSum as _, InputFlow as _, OwnedKey as _, RecordValue as _,
+                };
                 let (#(#input_names,)*) = __inputs;
-                #( let #input_names = ::dataflow_core::__private::Flow::input(__ctx, #input_names); )*
+                #( #inputs )*
                 #( #bindings )*
-                #result #collect
+                #result
             }
         }
     })
@@ -249,6 +285,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
         return TokenStream::new();
     }
     stamps.sort_by_key(|(index, _)| *index);
+    let batch = quote!(<Self::Inputs as ::dataflow_core::Inputs>::Batch);
     let scans = stamps.iter().map(|(index, closure)| {
         let ty = &declared.inputs[*index].ty;
         let index = syn::Index::from(*index);
@@ -266,7 +303,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
         const EVENT_TIME: bool = true;
 
         fn max_event_time(
-            batch: &<Self::Inputs as ::dataflow_core::Inputs>::Batch,
+            batch: &#batch,
         ) -> ::core::option::Option<u64> {
             let mut max: ::core::option::Option<u64> = ::core::option::Option::None;
             #( #scans )*
@@ -286,13 +323,131 @@ fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
     for call in &chain.calls {
         let method = &call.method;
         let id = call.id;
-        let args = call.args.iter().map(|arg| match arg {
-            Arg::Expr(expr) => quote!(#expr),
-            Arg::Chain(other) => chain_tokens(other, shared),
-        });
-        tokens = quote_spanned!(method.span()=> #tokens.#method(#id, #(#args),*));
+        if let Some(check) = closure_check(call) {
+            tokens = check_closure(tokens, call, check);
+            continue;
+        }
+        let args: Vec<TokenStream> = call
+            .args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Expr(expr) => quote!(#expr),
+                Arg::Chain(other) => chain_tokens(other, shared),
+            })
+            .collect();
+        tokens = if matches!(call.method.to_string().as_str(), "join" | "union") {
+            // Through the checks that both streams agree, reported in the stage's words.
+            quote_spanned!(method.span()=> ::dataflow_core::__private::#method(#tokens, #id, #(#args),*))
+        } else {
+            quote_spanned!(method.span()=> #tokens.#method(#id, #(#args),*))
+        };
     }
     tokens
+}
+
+/// How a stage's closure is checked.
+#[derive(Clone, Copy)]
+enum Check {
+    /// The value the closure returns goes through this method of a trait in
+    /// `dataflow_core::__private` (see there), which rustc reports in the stage's words at the closure.
+    Value(&'static str),
+    /// The closure of each `sum`, `mean`, `min` and `max` of an `aggregate`'s builder is checked as
+    /// those stages' closures are.
+    Aggregates,
+    /// A `key_by` closure written as a pair, `|r| (key, value)`: the key is checked as a `key`
+    /// closure's, the value as a record.
+    KeyValue,
+}
+
+/// How `call`'s closure is checked, if it is.
+fn closure_check(call: &model::Call) -> Option<Check> {
+    match (call.method.to_string().as_str(), call.args.as_slice()) {
+        ("key", [Arg::Expr(_)]) => Some(Check::Value("owned_key")),
+        ("key_by", [Arg::Expr(_)]) => Some(Check::KeyValue),
+        ("sum" | "mean", [Arg::Expr(_)]) => Some(Check::Value("exact_sum")),
+        ("min" | "max" | "reduce", [Arg::Expr(_)]) => Some(Check::Value("record_value")),
+        ("aggregate", [Arg::Expr(_)]) => Some(Check::Aggregates),
+        _ => None,
+    }
+}
+
+/// `flow.stage(id, closure)`, with the closure checked.
+fn check_closure(flow: TokenStream, call: &model::Call, check: Check) -> TokenStream {
+    let method = &call.method;
+    let id = call.id;
+    let closure = match call.args.first() {
+        Some(Arg::Expr(expr)) => match (&**expr, check) {
+            (syn::Expr::Closure(closure), Check::Value(method)) => {
+                let closure = checked_closure(closure, method);
+                quote!(#closure)
+            }
+            (syn::Expr::Closure(closure), Check::Aggregates) => {
+                let closure = checked_aggregates(closure);
+                quote!(#closure)
+            }
+            (syn::Expr::Closure(closure), Check::KeyValue) => {
+                let closure = checked_pair(closure);
+                quote!(#closure)
+            }
+            (other, _) => quote!(#other),
+        },
+        _ => unreachable!("a checked stage has one closure argument"),
+    };
+    quote_spanned!(method.span()=> #flow.#method(#id, #closure))
+}
+
+/// `closure` with its body's value passed through the method `check`: `|v| { (v.url).owned_key() }`.
+fn checked_closure(closure: &syn::ExprClosure, check: &str) -> syn::ExprClosure {
+    let mut closure = closure.clone();
+    let body = &closure.body;
+    let check = Ident::new(check, body.span());
+    *closure.body = syn::parse_quote_spanned!(body.span()=> { (#body).#check() });
+    closure
+}
+
+/// A `key_by` closure, `|r| (key, value)`, with its key checked as a `key` closure's and its value
+/// as a record; a closure written otherwise is left as it is.
+fn checked_pair(closure: &syn::ExprClosure) -> syn::ExprClosure {
+    let mut closure = closure.clone();
+    if let syn::Expr::Tuple(pair) = &mut *closure.body
+        && pair.elems.len() == 2
+    {
+        for (element, check) in pair.elems.iter_mut().zip(["owned_key", "record_value"]) {
+            let check = Ident::new(check, element.span());
+            *element = syn::parse_quote_spanned!(element.span()=> (#element).#check());
+        }
+    }
+    closure
+}
+
+/// An `aggregate` closure, `|a| (a.sum(..), a.count())`, with the closure of each `sum`, `mean`,
+/// `min` and `max` of its builder checked as those stages' closures are.
+fn checked_aggregates(closure: &syn::ExprClosure) -> syn::ExprClosure {
+    let mut closure = closure.clone();
+    let builder = match closure.inputs.first() {
+        Some(syn::Pat::Ident(pat)) if closure.inputs.len() == 1 => pat.ident.clone(),
+        _ => return closure,
+    };
+    let check_call = |expr: &mut syn::Expr| {
+        let syn::Expr::MethodCall(call) = expr else {
+            return;
+        };
+        let on_builder =
+            matches!(&*call.receiver, syn::Expr::Path(path) if path.path.is_ident(&builder));
+        let check = match call.method.to_string().as_str() {
+            "sum" | "mean" => "exact_sum",
+            "min" | "max" => "record_value",
+            _ => return,
+        };
+        if let (true, Some(syn::Expr::Closure(inner))) = (on_builder, call.args.first_mut()) {
+            *inner = checked_closure(inner, check);
+        }
+    };
+    match &mut *closure.body {
+        syn::Expr::Tuple(tuple) => tuple.elems.iter_mut().for_each(check_call),
+        other => check_call(other),
+    }
+    closure
 }
 
 /// Tests of the expansion.
@@ -331,7 +486,7 @@ mod tests {
     #[test]
     fn reports_every_mistake_at_once() {
         let out = expand(
-            "fn p(a: Stream<u32>) -> Stream<u32> { a.mapp(|x| x).reduce(|k, r| 1).sum(|x, y| x) }",
+            "fn p(a: Stream<u32>) -> Stream<u32> { let b = a.mapp(|x| x); a.reduce(|k, r| 1).sum(|x, y| x) }",
         );
         assert!(
             out.contains("unknown stage `mapp`: did you mean `map`?"),
@@ -347,6 +502,61 @@ mod tests {
         );
         // The type is still declared, so its users see no follow-on errors.
         assert!(out.contains("struct P"), "{out}");
+    }
+
+    /// After an unknown stage, the rest of the chain is not checked against a stream it may not be.
+    #[test]
+    fn checks_nothing_after_an_unknown_stage() {
+        let out =
+            expand("fn p(a: Stream<u32>) -> Stream<(u32, u64)> { a.group_by(|x| *x).count() }");
+        assert!(
+            out.contains("unknown stage `group_by`: did you mean `key`?"),
+            "{out}"
+        );
+        assert!(!out.contains("needs a `key` stage"), "{out}");
+    }
+
+    /// Closures whose values are checked return them through the check's method.
+    #[test]
+    fn checks_the_values_closures_return() {
+        let out = expand(
+            "fn p(a: Stream<(u32, u64)>) -> Stream<(u32, (u64, u64))> { \
+             a.key(|x| x.0).aggregate(|agg| (agg.sum(|x| x.1), agg.max(|x| x.1))) }",
+        );
+        assert!(out.contains("(x . 0) . owned_key ()"), "{out}");
+        assert!(
+            out.contains("agg . sum (| x | { (x . 1) . exact_sum () })"),
+            "{out}"
+        );
+        assert!(
+            out.contains("agg . max (| x | { (x . 1) . record_value () })"),
+            "{out}"
+        );
+        let out = expand(
+            "fn p(a: Stream<(u32, u64)>) -> Stream<(u32, u64)> { a.key_by(|x| (x.0, x.1)).sum(|v| *v) }",
+        );
+        assert!(
+            out.contains("((x . 0) . owned_key () , (x . 1) . record_value ())"),
+            "{out}"
+        );
+    }
+
+    /// The output goes through the check of its records, for an event-time stream as for others.
+    #[test]
+    fn checks_the_output_records() {
+        let out =
+            expand("fn p(a: Stream<(u32, u64)>) -> Stream<(u32, u64)> { a.filter(|x| x.1 > 0) }");
+        assert!(
+            out.contains("__private :: output :: < (u32 , u64) , _ , _ >"),
+            "{out}"
+        );
+        let out = expand(
+            "fn p(a: Stream<(u32, u64)>) -> Stream<(u32, u64)> { a.event_time(|x| x.1).filter(|x| x.1 > 0) }",
+        );
+        assert!(
+            out.contains("__private :: timed_output :: < (u32 , u64) , _ , _ , _ >"),
+            "{out}"
+        );
     }
 
     /// A binding used more than once is materialized, and cloned at each use.

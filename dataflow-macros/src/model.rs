@@ -32,6 +32,9 @@ pub struct Input {
     pub name: Ident,
     /// The record type.
     pub ty: Type,
+    /// Whether it is declared as `Stream<..>`. A parameter that is not is reported where it is
+    /// declared, and kept only so that its uses report no follow-on errors.
+    pub stream: bool,
 }
 
 /// A pipeline body: `let` bindings, then the chain whose output the pipeline returns.
@@ -123,22 +126,19 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
                         None
                     }
                 };
-                let ty = match stream_record(&typed.ty) {
-                    Some(ty) => ty,
-                    None => {
-                        let written = type_text(&typed.ty);
-                        cx.error_spanned_by(
-                            &typed.ty,
-                            format!(
-                                "a pipeline input has type `Stream<Record>`, found `{written}`: write `Stream<{written}>`"
-                            ),
-                        );
-                        // Keep the input, so that its uses report no follow-on errors.
-                        (*typed.ty).clone()
-                    }
-                };
+                let record = stream_record(&typed.ty);
+                if record.is_none() {
+                    let param = name.as_ref().map_or("input".to_string(), |n| n.to_string());
+                    cx.error_spanned_by(&typed.ty, not_a_stream(&param, &typed.ty));
+                }
                 if let Some(name) = name {
-                    inputs.push(Input { name, ty });
+                    inputs.push(Input {
+                        name,
+                        stream: record.is_some(),
+                        // Keep a parameter that is not a stream, so that its uses report no
+                        // follow-on errors.
+                        ty: record.unwrap_or_else(|| (*typed.ty).clone()),
+                    });
                 }
             }
         }
@@ -154,11 +154,12 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
         ReturnType::Type(_, ty) => match stream_record(ty) {
             Some(record) => Some(record),
             None => {
+                let written = type_text(ty);
+                let record = collection_item(ty).map_or(written.clone(), |item| type_text(&item));
                 cx.error_spanned_by(
                     ty,
                     format!(
-                        "a pipeline returns `Stream<Record>`, found `{}`",
-                        ty.to_token_stream()
+                        "a pipeline returns a stream of records, `Stream<Record>`, found `{written}`: write `-> Stream<{record}>`"
                     ),
                 );
                 None
@@ -182,6 +183,65 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
         output: output?,
         body,
     })
+}
+
+/// The error for a parameter `name` of type `ty`, which is not `Stream<..>`.
+fn not_a_stream(name: &str, ty: &Type) -> String {
+    let written = type_text(ty);
+    match collection_item(ty) {
+        Some(item) => format!(
+            "a pipeline input is a stream of records, found `{written}`: write `{name}: Stream<{}>`; \
+             the records are given when the pipeline runs, as in `Runner::batch(vec![..])`",
+            type_text(&item)
+        ),
+        None => format!(
+            "`{name}` is not a stream: every parameter of a pipeline is an input stream, \
+             `{name}: Stream<Record>`, found `{written}`; for a fixed value, declare it outside the \
+             function, as in `const {}: {written} = ..;`, and use it in a closure",
+            name.to_uppercase()
+        ),
+    }
+}
+
+/// `T` from a collection type a user may write for a batch of records: `Vec<T>`, `&[T]`, `[T; N]`,
+/// `&Vec<T>`, `impl Iterator<Item = T>`.
+fn collection_item(ty: &Type) -> Option<Type> {
+    match ty {
+        Type::Reference(reference) => collection_item(&reference.elem),
+        Type::Slice(slice) => Some((*slice.elem).clone()),
+        Type::Array(array) => Some((*array.elem).clone()),
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            if !["Vec", "VecDeque", "HashSet", "BTreeSet"]
+                .contains(&last.ident.to_string().as_str())
+            {
+                return None;
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first()? {
+                syn::GenericArgument::Type(item) if args.args.len() == 1 => Some(item.clone()),
+                _ => None,
+            }
+        }
+        Type::ImplTrait(bounds) => bounds.bounds.iter().find_map(|bound| {
+            let syn::TypeParamBound::Trait(bound) = bound else {
+                return None;
+            };
+            let last = bound.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            args.args.iter().find_map(|arg| match arg {
+                syn::GenericArgument::AssocType(assoc) if assoc.ident == "Item" => {
+                    Some(assoc.ty.clone())
+                }
+                _ => None,
+            })
+        }),
+        _ => None,
+    }
 }
 
 /// `T` from `Stream<T>`.
@@ -232,6 +292,10 @@ fn lower_body(item: &ItemFn, cx: &Ctxt) -> Option<Body> {
                     }
                 };
                 let chain = match &local.init {
+                    Some(init) if !chain_like(&init.expr) => {
+                        cx.error_spanned_by(local, let_value(name.as_ref(), &init.expr));
+                        None
+                    }
                     Some(init) => {
                         if let Some((_, diverge)) = &init.diverge {
                             cx.error_spanned_by(diverge, "a `let` in a pipeline has no `else`");
@@ -261,7 +325,8 @@ fn lower_body(item: &ItemFn, cx: &Ctxt) -> Option<Body> {
             ),
             other => cx.error_spanned_by(
                 other,
-                "a pipeline body holds `let name = chain;` bindings and ends with the chain of stages it returns",
+                "a pipeline body holds only `let name = chain;` bindings, as in `let big = sales.filter(|s| s.cents > 100);`, \
+                 and ends with the chain of stages it returns; declare constants, functions and types outside the function",
             ),
         }
     }
@@ -276,6 +341,43 @@ fn lower_body(item: &ItemFn, cx: &Ctxt) -> Option<Body> {
         bindings,
         result: result?,
     })
+}
+
+/// Whether `expr` has the form of a chain of stages, `name.stage(..).stage(..)`, right or wrong.
+fn chain_like(expr: &Expr) -> bool {
+    match expr {
+        Expr::MethodCall(call) => chain_like(&call.receiver),
+        Expr::Path(_) => true,
+        Expr::Paren(paren) => chain_like(&paren.expr),
+        Expr::Group(group) => chain_like(&group.expr),
+        _ => false,
+    }
+}
+
+/// The error for `let name = value;` in a body, where `value` is not a chain of stages.
+fn let_value(name: Option<&Ident>, value: &Expr) -> String {
+    let name = name.map_or("value".to_string(), |n| n.to_string());
+    let ty = match value {
+        Expr::Lit(lit) => match &lit.lit {
+            syn::Lit::Int(int) if !int.suffix().is_empty() => int.suffix().to_string(),
+            syn::Lit::Int(_) => "u64".to_string(),
+            syn::Lit::Float(float) if !float.suffix().is_empty() => float.suffix().to_string(),
+            syn::Lit::Float(_) => "f64".to_string(),
+            syn::Lit::Str(_) => "&str".to_string(),
+            syn::Lit::Bool(_) => "bool".to_string(),
+            syn::Lit::Char(_) => "char".to_string(),
+            _ => "Type".to_string(),
+        },
+        _ => "Type".to_string(),
+    };
+    format!(
+        "a `let` in a pipeline body binds a chain of stages, as in `let big = sales.filter(|s| s.cents > 100);`, \
+         but `{name}` is bound to `{}`: declare values outside the function, as in `const {}: {ty} = {};`, \
+         and use them in the closures",
+        abbreviate(&value.to_token_stream()),
+        name.to_uppercase(),
+        abbreviate(&value.to_token_stream()),
+    )
 }
 
 /// Reads `root.stage(..).stage(..)`.

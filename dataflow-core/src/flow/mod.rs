@@ -159,7 +159,7 @@ pub mod timed;
 pub use timed::{TimedFlow, Windowed};
 
 /// A differential collection of `D` followed by the not-yet-built stateless stages `S`.
-pub struct Flow<'scope, D: Record, S = Identity> {
+pub struct Flow<'scope, D: 'static, S = Identity> {
     ctx: Context,
     collection: VecCollection<'scope, Time, D, isize>,
     stages: S,

@@ -42,7 +42,7 @@ impl<'scope, A: Record> Flow<'scope, (A, u64), Unsequence> {
 }
 
 /// A stream whose records carry their event time. See the [module docs](self).
-pub struct TimedFlow<'scope, D: Record, S> {
+pub struct TimedFlow<'scope, D: 'static, S> {
     ctx: Context,
     collection: VecCollection<'scope, Time, D, isize>,
     stages: S,
@@ -135,7 +135,7 @@ impl<'scope, D: Record, K: Record, V: Record, S: Stage<D, Out = ((K, V), Stamp)>
 }
 
 /// Keyed records grouped into event-time windows, waiting for an aggregate.
-pub struct Windowed<'scope, K: Record, V: Record> {
+pub struct Windowed<'scope, K: 'static, V: 'static> {
     ctx: Context,
     id: usize,
     spec: Window,

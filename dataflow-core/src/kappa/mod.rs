@@ -116,7 +116,8 @@ mod sink;
 mod view;
 
 pub use crate::log::{
-    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, upgrade_from,
+    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, shape_fingerprint,
+    upgrade_from,
 };
 pub use checkpoint::{Checkpoint, write_atomically};
 pub use deploy::{DeployOptions, Deployment, DeploymentReport, Phase, Progress, Switch, deploy};

@@ -125,6 +125,7 @@ macro_rules! tagged_entry {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<$($t: Schema),+> Schema for $name<$($t),+> {
             const VERSION: u32 = ENTRY_VERSION;
 

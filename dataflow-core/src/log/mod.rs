@@ -14,7 +14,8 @@ mod entry;
 mod file;
 
 pub use dataflow_log::{
-    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, upgrade_from,
+    DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, shape_fingerprint,
+    upgrade_from,
 };
 pub use entry::{Entry2, Entry3, LoggedInputs};
 pub use file::FileTail;

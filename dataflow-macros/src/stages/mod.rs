@@ -3,6 +3,8 @@
 
 use dataflow_plan::StageKind;
 
+pub mod foreign;
+
 /// What a stage's argument must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgSpec {

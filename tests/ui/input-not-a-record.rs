@@ -1,0 +1,14 @@
+use dataflow_core::prelude::*;
+
+#[derive(Clone, Debug)]
+pub struct PageView {
+    url: String,
+    ts: u64,
+}
+
+#[pipeline]
+fn views_per_url(views: Stream<PageView>) -> Stream<(String, u64)> {
+    views.key(|v| v.url.clone()).count()
+}
+
+fn main() {}
