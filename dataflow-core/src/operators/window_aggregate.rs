@@ -81,7 +81,7 @@ where
                 } = self;
                 if let Some(slot) = keys.get_mut(key).and_then(|slots| slots.get_mut(index)) {
                     update_slot(acc, slot, value, diff, spec, key, dirty);
-                    let at = clock::at(slot.window.end.saturating_add(spec.lateness));
+                    let at = close_time(slot.window.end.saturating_add(spec.lateness));
                     close_caps
                         .entry(at)
                         .or_insert_with(|| capability.delayed(&at.max(time)));
@@ -109,7 +109,7 @@ where
                 // every window of the input at once.
                 let index = match slots.binary_search_by_key(&window.start, |s| s.window.start) {
                     Ok(index) => index,
-                    Err(_) if close <= arrival => {
+                    Err(_) if passed(close, Some(arrival)) => {
                         late = true;
                         continue;
                     }
@@ -120,7 +120,7 @@ where
                     }
                 };
                 update_slot(acc, &mut slots[index], value, diff, spec, key, dirty);
-                let at = clock::at(close);
+                let at = close_time(close);
                 if close_caps
                     .last_key_value()
                     .is_none_or(|(last, _)| *last != at)
@@ -150,7 +150,7 @@ where
             .into_iter()
             .partition(|s| s.window.start <= window.end && s.window.end >= window.start);
         *slots = rest;
-        if overlapping.is_empty() && window.end.saturating_add(lateness) <= arrival {
+        if overlapping.is_empty() && passed(window.end.saturating_add(lateness), Some(arrival)) {
             return None;
         }
         let mut merged = new_slot(window);
@@ -213,13 +213,13 @@ where
             ..
         } = self;
         while let Some(entry) = closing.first_entry() {
-            if watermark.is_some_and(|w| *entry.key() > w) {
+            if !passed(*entry.key(), watermark) {
                 break;
             }
             let (close, closing_keys) = entry.remove_entry();
             let closes = |slot: &Slot<A::State, A::Output>| {
                 let slot_close = slot.window.end.saturating_add(lateness);
-                slot_close <= close || watermark.is_none_or(|w| slot_close <= w)
+                slot_close <= close || passed(slot_close, watermark)
             };
             for key in closing_keys {
                 let Some(slots) = keys.get_mut(&key) else {
@@ -230,7 +230,7 @@ where
                     if final_results
                         && slot.group.count > 0
                         && let Some(result) = acc.output(&slot.group.state, slot.group.count)
-                        && let Some(cap) = close_caps.get(&clock::at(slot_close))
+                        && let Some(cap) = close_caps.get(&close_time(slot_close))
                     {
                         closed
                             .entry(*cap.time())
@@ -262,6 +262,31 @@ where
             }
             None => self.close_caps.clear(),
         }
+    }
+}
+
+/// Whether a window that closes at `close` (its end plus the allowed lateness, ms) is complete at
+/// `watermark` (`None`: the input has ended). A close of `u64::MAX` lies beyond the clock: a window
+/// holding the last millisecond, or whose lateness reaches past it, is complete only when the input
+/// ends, so records at the largest event time are never late.
+#[inline]
+fn passed(close: u64, watermark: Option<u64>) -> bool {
+    match watermark {
+        None => true,
+        Some(_) if close == u64::MAX => false,
+        Some(w) => close <= w,
+    }
+}
+
+/// The logical time a window closing at `close` emits its final result at: the watermark's first
+/// step, or for a close beyond the clock (see [`passed`]) the last logical time there is, which no
+/// step reaches, so holding it never holds a step back.
+#[inline]
+fn close_time(close: u64) -> Time {
+    if close == u64::MAX {
+        Time::MAX
+    } else {
+        clock::at(close)
     }
 }
 
