@@ -42,7 +42,7 @@ enum Move {
 
 #[derive(Arbitrary, Debug)]
 struct Case {
-    probes: Vec<u64>,
+    probes: [u64; 4],
     base: u64,
     max_delay: u64,
     size: u64,

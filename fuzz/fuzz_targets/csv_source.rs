@@ -4,7 +4,7 @@
 //! line their record starts on (checked exactly for files without quotes, as increasing line
 //! numbers otherwise; `FUZZ_CSV_ORDERED_LINES=1` checks only the order), the only error of a
 //! readable file is a missing header before the first record, and a record read is written out and
-//! read back unchanged.
+//! read back unchanged, its price exactly the decimal the field's text writes.
 #![no_main]
 
 #[path = "common/mod.rs"]
@@ -46,29 +46,45 @@ fn record_lines(bytes: &[u8]) -> Vec<u64> {
     lines
 }
 
-/// The number of CSV records after the header, as the csv crate reads them with the source's
-/// settings; `None` when the header line itself cannot be read.
-fn records_in(bytes: &[u8]) -> Option<u64> {
+/// The CSV records after the header, as the csv crate reads them with the source's settings: the
+/// text of each record's `price` column where it has one; `None` when the header line itself cannot
+/// be read.
+fn prices_in(bytes: &[u8]) -> Option<Vec<Option<String>>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    reader.headers().ok()?;
+    let column = reader
+        .byte_headers()
+        .ok()?
+        .iter()
+        .position(|name| name == b"price");
     let mut record = csv::ByteRecord::new();
-    let mut count = 0;
+    let mut prices = Vec::new();
     // A record per iteration at most: the bound only guards the oracle itself.
     for _ in 0..=bytes.len() + 1 {
         match reader.read_byte_record(&mut record) {
-            Ok(false) => return Some(count),
-            Ok(true) | Err(_) => count += 1,
+            Ok(false) => return Some(prices),
+            Ok(true) => prices.push(
+                column
+                    .and_then(|c| record.get(c))
+                    .and_then(|text| std::str::from_utf8(text).ok())
+                    .map(str::to_string),
+            ),
+            Err(_) => prices.push(None),
         }
     }
     panic!("the csv crate reads more records than bytes");
 }
 
+/// The number of CSV records after the header (see [`prices_in`]).
+fn records_in(bytes: &[u8]) -> Option<u64> {
+    prices_in(bytes).map(|prices| prices.len() as u64)
+}
+
 fn check<T>(data: &[u8])
 where
-    T: DeserializeOwned + Serialize + PartialEq + Debug,
+    T: DeserializeOwned + Serialize + PartialEq + Debug + common::Priced,
 {
     let path = common::input_file("input.csv", data);
     let Ok(mut source) = FileSource::<T>::open(&path, Format::Csv) else {
@@ -89,6 +105,7 @@ where
         );
     }
     let exact = lines.is_some() && std::env::var_os("FUZZ_CSV_ORDERED_LINES").is_none();
+    let prices = prices_in(data).unwrap_or_default();
     let mut items = 0u64;
     let mut previous_line = 0u64;
     loop {
@@ -108,7 +125,13 @@ where
             "more items than bytes in the file"
         );
         match item {
-            Ok(record) => common::round_trips(&record),
+            Ok(record) => {
+                let price = prices.get(items as usize - 1).cloned().flatten();
+                if let Some(price) = price {
+                    common::exact_price(&record, &price);
+                }
+                common::round_trips(&record);
+            }
             Err(letter) => {
                 if exact {
                     let line = lines.as_ref().and_then(|lines| lines.get(items as usize).copied());

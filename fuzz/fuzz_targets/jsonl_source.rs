@@ -1,7 +1,8 @@
 //! Reads the fuzz input as a JSON Lines file through `FileSource`, as word count's lines or as
 //! windowed sales' timed sales, and checks the accounting line by line: every line that is not
 //! blank is one item, a record or a dead letter naming that line and carrying its text; the counts
-//! agree (read = ok + dead); a record read is written out and read back unchanged.
+//! agree (read = ok + dead); a record read is written out and read back unchanged, and a price
+//! given as a string is read exactly as the decimal it writes.
 #![no_main]
 
 #[path = "common/mod.rs"]
@@ -26,7 +27,7 @@ fn expected<T: DeserializeOwned>(line: &[u8]) -> Option<Option<T>> {
 
 fn check<T>(data: &[u8])
 where
-    T: DeserializeOwned + Serialize + PartialEq + Debug,
+    T: DeserializeOwned + Serialize + PartialEq + Debug + common::Priced,
 {
     let path = common::input_file("input.jsonl", data);
     let mut source = FileSource::<T>::open(&path, Format::Jsonl).expect("a file opens");
@@ -54,6 +55,14 @@ where
         match (item, want) {
             (Ok(record), Some(want)) => {
                 assert_eq!(record, want, "line {number}");
+                // A price written as a string is read exactly (a JSON number's digits are not kept
+                // by `serde_json::Value`).
+                if let Ok(serde_json::Value::Object(fields)) =
+                    serde_json::from_slice::<serde_json::Value>(line)
+                    && let Some(serde_json::Value::String(price)) = fields.get("price")
+                {
+                    common::exact_price(&record, price);
+                }
                 common::round_trips(&record);
             }
             (Err(letter), None) => {

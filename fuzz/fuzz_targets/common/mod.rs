@@ -1,6 +1,9 @@
-//! What the source targets share: a scratch file per process for the fuzz input, and the check that
-//! a record read from a source is written out and read back unchanged.
+//! What the source targets share: a scratch file per process for the fuzz input, the check that a
+//! record read from a source is written out and read back unchanged, and the check that a price is
+//! read exactly as its text writes it.
 
+use dataflow_examples::money::Decimal;
+use dataflow_examples::{Line, Sale, TimedSale};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -37,4 +40,36 @@ pub fn round_trips<T: Serialize + DeserializeOwned + PartialEq + Debug>(record: 
     let back: T = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{text} does not read back: {e} (from {record:?})"));
     assert_eq!(&back, record, "written as {text}");
+}
+
+/// A record type of the examples, with its price when it has one.
+pub trait Priced {
+    /// The price, for records that have one.
+    fn price(&self) -> Option<Decimal>;
+}
+
+impl Priced for Sale {
+    fn price(&self) -> Option<Decimal> {
+        Some(self.price)
+    }
+}
+
+impl Priced for TimedSale {
+    fn price(&self) -> Option<Decimal> {
+        Some(self.price)
+    }
+}
+
+impl Priced for Line {
+    fn price(&self) -> Option<Decimal> {
+        None
+    }
+}
+
+/// A price read from the text `written` is exactly the decimal that text writes, when it is one.
+pub fn exact_price<T: Priced + Debug>(record: &T, written: &str) {
+    let (Some(price), Ok(decimal)) = (record.price(), written.trim().parse::<Decimal>()) else {
+        return;
+    };
+    assert_eq!(price, decimal, "the price `{written}` was read as {price}: {record:?}");
 }
