@@ -71,9 +71,7 @@ fn check_encoding(probes: &[u64]) {
     }
 }
 
-fn counts(
-    output: &Output<((u8, TimeWindow), u64)>,
-) -> BTreeMap<(u8, TimeWindow), u64> {
+fn counts(output: &Output<((u8, TimeWindow), u64)>) -> BTreeMap<(u8, TimeWindow), u64> {
     let mut counts = BTreeMap::new();
     for (((key, window), count), diff) in &output.records {
         assert_eq!(*diff, 1, "a final count is one record");
@@ -123,7 +121,9 @@ fuzz_target!(|case: Case| {
                 stream.push(step).expect("a step runs");
             }
             Move::Advance(watermark) => {
-                stream.advance_watermark(watermark).expect("the watermark moves");
+                stream
+                    .advance_watermark(watermark)
+                    .expect("the watermark moves");
             }
             Move::Idle => {
                 stream.idle().expect("an idle step runs");
@@ -154,7 +154,12 @@ fuzz_target!(|case: Case| {
     }
     // Every record is counted once: in time in the stream, or late.
     expected.retain(|_, count| *count > 0);
-    assert_eq!(got, expected, "stream + late != batch for {} records", all.len());
+    assert_eq!(
+        got,
+        expected,
+        "stream + late != batch for {} records",
+        all.len()
+    );
     assert_eq!(
         streamed.summary.input_records,
         all.len() as u64,

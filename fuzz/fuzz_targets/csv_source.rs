@@ -134,7 +134,9 @@ where
             }
             Err(letter) => {
                 if exact {
-                    let line = lines.as_ref().and_then(|lines| lines.get(items as usize).copied());
+                    let line = lines
+                        .as_ref()
+                        .and_then(|lines| lines.get(items as usize).copied());
                     assert_eq!(Some(letter.line), line, "record {items}: {letter:?}");
                 }
                 assert!(

@@ -68,7 +68,10 @@ where
             (Err(letter), None) => {
                 assert_eq!(letter.line, number, "the dead letter names its line");
                 assert!(!letter.reason.is_empty(), "line {number}: a reason");
-                assert!(!letter.raw.is_empty(), "line {number}: the dead letter keeps its text");
+                assert!(
+                    !letter.raw.is_empty(),
+                    "line {number}: the dead letter keeps its text"
+                );
                 if let Ok(text) = std::str::from_utf8(line) {
                     assert_eq!(letter.raw, text.trim(), "line {number}");
                 }

@@ -71,5 +71,8 @@ pub fn exact_price<T: Priced + Debug>(record: &T, written: &str) {
     let (Some(price), Ok(decimal)) = (record.price(), written.trim().parse::<Decimal>()) else {
         return;
     };
-    assert_eq!(price, decimal, "the price `{written}` was read as {price}: {record:?}");
+    assert_eq!(
+        price, decimal,
+        "the price `{written}` was read as {price}: {record:?}"
+    );
 }
