@@ -121,6 +121,36 @@ fn a_stream_at_the_largest_event_time_ends_and_counts_every_record() {
     stream_and_batch(vec![vec![u64::MAX], vec![u64::MAX], vec![0]]);
 }
 
+/// Records at the largest event time, in order, one step each: the second is not behind the
+/// watermark (equal to its time), so it is in time, as in the batch. (Its window's end saturates at
+/// `u64::MAX`, which the window then does not contain, and the window closed when the watermark
+/// reached it.)
+#[test]
+fn records_in_order_at_the_largest_event_time_are_not_late() {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let run = || -> Result<_, dataflow_core::Error> {
+            let mut stream = Runner::<WindowCounts>::new().start()?;
+            for ts in [1_700_000_000_000, u64::MAX, u64::MAX] {
+                stream.push(vec![Event { key: 1, ts }])?;
+            }
+            stream.finish()
+        };
+        let _ = sender.send(run());
+    });
+    let streamed = receiver
+        .recv_timeout(LIMIT)
+        .expect("the stream ends")
+        .expect("the stream runs");
+    assert!(
+        streamed.late.is_empty(),
+        "in event-time order, yet late: {:?}",
+        streamed.late
+    );
+    let counted: u64 = streamed.records.iter().map(|((_, count), _)| *count).sum();
+    assert_eq!(counted, 3, "{:?}", streamed.records);
+}
+
 /// Ordinary times still count exactly (the reference for the cases above).
 #[test]
 fn a_stream_of_ordinary_times_counts_every_record() {

@@ -1,15 +1,17 @@
 //! The clock and the watermark arithmetic, end to end.
 //!
-//! First the encoding itself (`time::clock`): monotone in the watermark, and a watermark that the
-//! clock represents reads back unchanged. Then a windowed count run as a stream of arbitrary steps
-//! (event times anywhere in `u64`, any maximum delay, lateness and window size, watermark moves and
-//! idle calls between steps) and as one batch of the same records. The stream must end (a hang is a
+//! First the encoding itself (`time::clock`): every watermark and step count reads back from its
+//! logical time, and logical time orders as (watermark, step) does. Then a windowed count run as a
+//! stream of arbitrary steps (event times anywhere in `u64`, any maximum delay, lateness and window
+//! size, watermark moves and idle calls between steps) and as one batch of the same records. The stream must end (a hang is a
 //! libFuzzer timeout), and per key and window its count plus the records it turned away as late must
-//! equal the batch's count: no record is lost or counted twice, whatever the times.
+//! equal the batch's count: no record is lost or counted twice, whatever the times. Records that
+//! come in event-time order (and not behind a watermark moved by hand) are never late.
 #![no_main]
 
 use dataflow_core::prelude::*;
-use dataflow_core::time::{WindowKind, WindowOverrides, clock};
+use dataflow_core::time::clock::{self, Time};
+use dataflow_core::time::{WindowKind, WindowOverrides};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
@@ -50,37 +52,16 @@ struct Case {
     moves: Vec<Move>,
 }
 
-/// `FUZZ_CLOCK_MAX_MILLIS=N` caps every event time and watermark at N ms, to look past a known
-/// failure at larger times; unset, times range over all of `u64`.
-fn cap() -> u64 {
-    static CAP: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *CAP.get_or_init(|| {
-        std::env::var("FUZZ_CLOCK_MAX_MILLIS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(u64::MAX)
-    })
-}
-
-/// The greatest watermark whose logical time is not saturated.
-const REPRESENTABLE: u64 = (u64::MAX - 1) >> clock::SUBSTEP_BITS;
-
-fn check_encoding(probes: &[u64]) {
-    for &m in probes {
-        let t = clock::at(m);
-        assert!(clock::watermark(t) <= m, "watermark({t}) > {m}");
-        if m <= REPRESENTABLE {
-            assert_eq!(clock::watermark(t), m, "at({m}) = {t}");
-        }
-    }
-    for pair in probes.windows(2) {
-        let (a, b) = (pair[0].min(pair[1]), pair[0].max(pair[1]));
-        assert!(clock::at(a) <= clock::at(b), "at({a}) > at({b})");
-        assert!(
-            clock::watermark(a) <= clock::watermark(b),
-            "watermark({a}) > watermark({b})"
-        );
-    }
+fn check_encoding(probes: &[u64; 4]) {
+    let [a, s, b, t] = *probes;
+    // Every watermark and step count reads back from its logical time.
+    let x = clock::at(a) + Time::from(s);
+    let y = clock::at(b) + Time::from(t);
+    assert_eq!((clock::watermark(x), clock::substep(x)), (a, s), "{x}");
+    assert_eq!((clock::watermark(y), clock::substep(y)), (b, t), "{y}");
+    // The encoding is monotone: logical time orders as (watermark, step) does, so no number of
+    // steps reaches the next millisecond.
+    assert_eq!(x.cmp(&y), (a, s).cmp(&(b, t)), "{x} against {y}");
 }
 
 fn counts(output: &Output<((u8, TimeWindow), u64)>) -> BTreeMap<(u8, TimeWindow), u64> {
@@ -109,6 +90,10 @@ fuzz_target!(|case: Case| {
 
     let mut stream = runner.start().expect("the stream starts");
     let mut all = Vec::new();
+    // Whether every record came no earlier than every record and watermark before it: then the
+    // stream has no reason to turn any away as late.
+    let mut in_order = true;
+    let mut highest = 0u64;
     for m in case.moves.into_iter().take(12) {
         match m {
             Move::Push(records) => {
@@ -117,9 +102,13 @@ fuzz_target!(|case: Case| {
                     .take(16)
                     .map(|(key, offset)| Event {
                         key: key % 4,
-                        ts: case.base.saturating_add(u64::from(offset)).min(cap()),
+                        ts: case.base.saturating_add(u64::from(offset)),
                     })
                     .collect();
+                for event in &step {
+                    in_order &= event.ts >= highest;
+                    highest = highest.max(event.ts);
+                }
                 all.extend(step.iter().cloned());
                 stream.push(step).expect("a step runs");
             }
@@ -127,17 +116,19 @@ fuzz_target!(|case: Case| {
                 let step: Vec<Event> = records
                     .into_iter()
                     .take(16)
-                    .map(|(key, ts)| Event {
-                        key: key % 4,
-                        ts: ts.min(cap()),
-                    })
+                    .map(|(key, ts)| Event { key: key % 4, ts })
                     .collect();
+                for event in &step {
+                    in_order &= event.ts >= highest;
+                    highest = highest.max(event.ts);
+                }
                 all.extend(step.iter().cloned());
                 stream.push(step).expect("a step runs");
             }
             Move::Advance(watermark) => {
+                highest = highest.max(watermark);
                 stream
-                    .advance_watermark(watermark.min(cap()))
+                    .advance_watermark(watermark)
                     .expect("the watermark moves");
             }
             Move::Idle => {
@@ -149,6 +140,13 @@ fuzz_target!(|case: Case| {
     let batch = runner.batch(all.clone()).expect("the batch runs");
     assert!(batch.late.is_empty(), "a batch has no late records");
 
+    if in_order {
+        assert!(
+            streamed.late.is_empty(),
+            "records in event-time order turned away as late: {:?}",
+            streamed.late
+        );
+    }
     let mut expected = counts(&batch);
     let mut got = counts(&streamed);
     for late in &streamed.late {

@@ -2,7 +2,7 @@
 //! record read from a source is written out and read back unchanged, and the check that a price is
 //! read exactly as its text writes it.
 
-use dataflow_examples::money::Decimal;
+use dataflow_core::decimal::Decimal;
 use dataflow_examples::{Line, Sale, TimedSale};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
