@@ -55,10 +55,10 @@ fn prices_in(bytes: &[u8]) -> Option<Vec<Option<String>>> {
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let column = reader
-        .byte_headers()
+        .headers()
         .ok()?
         .iter()
-        .position(|name| name == b"price");
+        .position(|name| name == "price");
     let mut record = csv::ByteRecord::new();
     let mut prices = Vec::new();
     // A record per iteration at most: the bound only guards the oracle itself.
