@@ -34,15 +34,15 @@ pub trait InputFlow<A> {
     /// The input's flow, over the records the runner numbered with their input position.
     fn flow<'scope>(
         self,
-        ctx: &crate::Context,
+        ctx: &crate::context::Context,
         collection: VecCollection<'scope, Time, (A, u64), isize>,
     ) -> Flow<'scope, (A, u64), crate::operators::fused::Unsequence>;
 }
 
-impl<A: Record> InputFlow<A> for crate::Stream<A> {
+impl<A: Record> InputFlow<A> for crate::pipeline::Stream<A> {
     fn flow<'scope>(
         self,
-        ctx: &crate::Context,
+        ctx: &crate::context::Context,
         collection: VecCollection<'scope, Time, (A, u64), isize>,
     ) -> Flow<'scope, (A, u64), crate::operators::fused::Unsequence> {
         Flow::input(ctx, collection)
