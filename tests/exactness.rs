@@ -3,32 +3,17 @@
 //! mode with the batch's answer.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 mod common;
 
-use common::{example, stderr, stdout};
+use common::{stderr, stdout};
 
 /// Runs example `name`, failing the test if it has not ended after 60 seconds.
 fn run_bounded(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("example runs");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("{name} {args:?} did not end within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    common::run_within(name, args, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("{name} {args:?} did not end within 60 s"))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -10,12 +10,12 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{example, stdout};
+use common::stdout;
 
 /// How long one run may take.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -81,44 +81,8 @@ fn arguments(mode: &str, input: &Path, extra: &[String]) -> Vec<String> {
 /// Runs example `name` with `args` in the workspace directory. A run still going after [`LIMIT`] is
 /// killed, and the test fails.
 fn run_bounded(name: &str, args: &[String]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("example runs");
-    // Drain the pipes on threads so that a chatty run cannot block on a full pipe.
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut out_pipe, &mut bytes).ok();
-        bytes
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut err_pipe, &mut bytes).ok();
-        bytes
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("{name} {args:?} did not end within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    }
+    common::run_within(name, args, LIMIT)
+        .unwrap_or_else(|| panic!("{name} {args:?} did not end within {LIMIT:?}"))
 }
 
 fn errors(output: &Output) -> String {

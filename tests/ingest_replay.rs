@@ -10,12 +10,12 @@
 
 use proptest::prelude::*;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 mod common;
 
-use common::{example, stdout};
+use common::stdout;
 
 /// How long one run may take.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -35,53 +35,8 @@ fn config() -> ProptestConfig {
 
 /// Runs example `name` with `args`; kills it and returns an error if it has not ended after [`LIMIT`].
 fn run_bounded(name: &str, args: &[&str]) -> Result<Output, TestCaseError> {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("example runs");
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut out_pipe, &mut bytes).ok();
-        bytes
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut err_pipe, &mut bytes).ok();
-        bytes
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            child.kill().ok();
-            child.wait().ok();
-            out_thread.join().ok();
-            err_thread.join().ok();
-            return Err(TestCaseError::fail(format!(
-                "{name} {args:?} did not end within {LIMIT:?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let output = Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    };
-    prop_assert!(
-        output.status.success(),
-        "{name} {args:?} failed: {}",
-        errors(&output)
-    );
-    Ok(output)
+    common::run_within(name, args, LIMIT)
+        .ok_or_else(|| TestCaseError::fail(format!("{name} {args:?} did not end within {LIMIT:?}")))
 }
 
 fn errors(output: &Output) -> String {

@@ -3,53 +3,18 @@
 //! cluster flags, a CSV without a header, a bad date, and the summary's output counts.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 mod common;
 
-use common::{example, run, stderr, stdout};
+use common::{run, stderr, stdout};
 
 /// Runs example `name` with `args` in the workspace directory, killing it and failing the test if it
 /// has not ended after 30 seconds. Success or failure is the caller's to check.
 fn run_bounded(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("example runs");
-    // Drain the pipes on threads so that a chatty run cannot block on a full pipe.
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut out_pipe, &mut bytes).ok();
-        bytes
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut err_pipe, &mut bytes).ok();
-        bytes
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("{name} {args:?} did not end within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    }
+    common::run_within(name, args, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("{name} {args:?} did not end within 30 s"))
 }
 
 fn lossy_stderr(output: &Output) -> String {
