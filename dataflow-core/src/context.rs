@@ -1,6 +1,7 @@
 //! The context a pipeline's operators share: its plan, and the failures its user code reported.
 
 use crate::error::StageFailure;
+use crate::params::Params;
 use crate::time::{Window, WindowOverrides};
 use crate::user_code::{install_quiet_panic_hook, panic_message};
 use dataflow_plan::{Plan, StageKind};
@@ -30,6 +31,7 @@ struct Inner {
     /// The most any late record was behind the watermark it arrived at, ms.
     late_behind: AtomicU64,
     windows: WindowOverrides,
+    params: Params,
 }
 
 impl Context {
@@ -40,6 +42,11 @@ impl Context {
 
     /// A context whose window stages take `windows` overrides (from the command line).
     pub fn with_windows(plan: &'static Plan, windows: WindowOverrides) -> Context {
+        Context::for_run(plan, windows, Params::new())
+    }
+
+    /// A context whose window stages take `windows` overrides and whose parameters take `params`.
+    pub fn for_run(plan: &'static Plan, windows: WindowOverrides, params: Params) -> Context {
         install_quiet_panic_hook();
         Context {
             inner: Arc::new(Inner {
@@ -50,8 +57,14 @@ impl Context {
                 late_count: AtomicU64::new(0),
                 late_behind: AtomicU64::new(0),
                 windows,
+                params,
             }),
         }
+    }
+
+    /// The values given to the pipeline's runtime parameters.
+    pub fn params(&self) -> &Params {
+        &self.inner.params
     }
 
     /// The window a window stage declared as `declared` uses, after overrides.

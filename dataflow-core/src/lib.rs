@@ -146,6 +146,7 @@ pub mod log;
 #[doc(hidden)]
 pub mod macro_support;
 pub mod operators;
+pub mod params;
 pub mod pipeline;
 pub mod record;
 pub mod runtime;
@@ -159,6 +160,7 @@ pub use context::{Context, LateRecord};
 pub use dataflow_macros::{pipeline, record};
 pub use dataflow_plan as plan;
 pub use error::{Error, StageFailure};
+pub use params::Params;
 pub use pipeline::{Inputs, IntoBatch, Pipeline, Share, Stream, Update};
 pub use record::{F64, Record, Rows, Stamp};
 pub use runtime::{Change, Cluster, Output, Runner, Running, Summary};

@@ -237,3 +237,33 @@ where
     let right = Flow::new(&ctx, <K2 as SameKey<K>>::same(right.collection()));
     left.join(id, right)
 }
+
+/// A type a runtime parameter can have: parsed from its text (`--param name=value`), cloned into
+/// every closure that uses it, and shared by the workers.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a runtime parameter",
+    label = "a runtime parameter's value is read from its text on the command line (`--param name=value`)",
+    note = "use a type that implements `FromStr`, `Clone`, `Send` and `Sync`, such as `u64`, `i64`, `String` or `Decimal`"
+)]
+pub trait ParamValue: std::str::FromStr<Err: std::fmt::Display> + Clone + Send + Sync + 'static {}
+
+impl<T> ParamValue for T where T: std::str::FromStr<Err: std::fmt::Display> + Clone + Send + Sync + 'static {}
+
+/// Checks that `params` gives parameter `name` a value (or it has a `default`) that parses as `T`.
+pub fn check_param<T: ParamValue>(
+    params: &crate::params::Params,
+    name: &str,
+    default: Option<&str>,
+) -> Result<(), crate::Error> {
+    params.parse::<T>(name, default).map(|_| ())
+}
+
+/// The value of parameter `name` in a run, for the code that builds the graph. Runners check every
+/// value ([`crate::Pipeline::check_params`]) before they build, so this only fails for a graph built
+/// by hand with a context that lacks the value.
+pub fn param<T: ParamValue>(ctx: &crate::context::Context, name: &str, default: Option<&str>) -> T {
+    match ctx.params().parse::<T>(name, default) {
+        Ok(value) => value,
+        Err(error) => panic!("{error} (runners check parameters before they build the pipeline)"),
+    }
+}

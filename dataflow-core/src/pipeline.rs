@@ -51,6 +51,13 @@ pub trait Pipeline: 'static {
         Self::plan().fingerprint()
     }
 
+    /// Checks the values `params` gives to the pipeline's runtime parameters (its function's
+    /// parameters that are not streams): each parses as its declared type. Runners check the names
+    /// against [`Plan::params`] first, then call this before they build anything.
+    fn check_params(_params: &crate::params::Params) -> Result<(), crate::error::Error> {
+        Ok(())
+    }
+
     /// The output record's fields that identify a row of its served view, as declared with
     /// `#[pipeline(key(field, ..))]`; empty: the whole record is the key (see the `serve` module).
     const VIEW_KEY: &'static [&'static str] = &[];

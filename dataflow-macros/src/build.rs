@@ -42,7 +42,21 @@ pub fn build(pipeline: &mut PipelineFn, cx: &Ctxt) -> Built {
         walk.output(&mut body.result);
         check::check_inputs_used(cx, &pipeline.inputs, &walk.uses);
         check::check_bindings_used(cx, &bound, &walk.uses);
+        for param in &pipeline.params {
+            check::check_param_unique(cx, &walk.env, param);
+            check::check_param_used(cx, body, param);
+        }
     }
+    walk.plan.params = pipeline
+        .params
+        .iter()
+        .map(|param| dataflow_plan::Param {
+            name: param.name.to_string(),
+            type_name: type_text(&param.ty),
+            default: param.default.clone(),
+            value: None,
+        })
+        .collect();
     Built {
         plan: walk.plan,
         uses: walk.uses,

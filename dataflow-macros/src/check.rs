@@ -4,7 +4,7 @@
 //! `check_call` and `check_chain_arg`. `build` applies the checks as it walks the declaration.
 
 use crate::ctxt::Ctxt;
-use crate::model::{Binding, Call, Chain, Input};
+use crate::model::{Binding, Body, Call, Chain, Input, Param};
 use crate::stages::{self, StageSpec, TimeRule};
 use crate::stream::{Env, Stream};
 use quote::ToTokens;
@@ -279,4 +279,27 @@ pub fn check_bindings_used(cx: &Ctxt, bound: &[syn::Ident], uses: &HashMap<Strin
 /// Whether `name` is counted in `uses` with no use.
 fn unused(uses: &HashMap<String, usize>, name: &syn::Ident) -> bool {
     uses.get(&name.to_string()) == Some(&0)
+}
+
+/// A runtime parameter's name is not also an input's or a binding's.
+pub fn check_param_unique(cx: &Ctxt, env: &Env, param: &Param) {
+    let name = param.name.to_string();
+    let message = format!(
+        "`{name}` is both a runtime parameter and an input or `let` binding: choose another name"
+    );
+    require(cx, !env.contains_key(&name), &param.name, message);
+}
+
+/// A runtime parameter is used by a stage's closure.
+pub fn check_param_used(cx: &Ctxt, body: &Body, param: &Param) {
+    let message = format!(
+        "runtime parameter `{}` is never used: use it in a closure, as in `.filter(|r| r.ts >= {})`, or remove it",
+        param.name, param.name
+    );
+    require(
+        cx,
+        crate::params::used_in_body(body, &param.name),
+        &param.name,
+        message,
+    );
 }

@@ -5,7 +5,7 @@ use crate::build::{self, Built};
 use crate::ctxt::Ctxt;
 use crate::model::{self, Arg, Chain, PipelineFn};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn};
 
@@ -16,44 +16,73 @@ pub fn pipeline(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let cx = Ctxt::new();
-    let view_key = view_key(attr, &cx);
+    let options = options(attr, &cx);
     let Some(mut declared) = model::lower(&item, &cx) else {
         return report(cx.check(), TokenStream::new());
     };
+    let ty = options
+        .type_name
+        .clone()
+        .unwrap_or_else(|| type_name(&declared.name));
     let built = build::build(&mut declared, &cx);
     if let Err(errors) = cx.check() {
         // Still declare the type, so that code using it shows no follow-on errors.
-        return report(Err(errors), fallback(&declared));
+        return report(Err(errors), fallback(&declared, &ty));
     }
-    match generate(&declared, &built, &view_key) {
+    match generate(&declared, &built, &options.key, &ty) {
         Ok(tokens) => tokens,
         Err(error) => error.to_compile_error(),
     }
 }
 
-/// The view key of `#[pipeline(key(field, ..))]`: the output record's fields that identify a row of
-/// its served view (none: the whole record).
-fn view_key(attr: TokenStream, cx: &Ctxt) -> Vec<Ident> {
-    let mut fields = Vec::new();
+/// The options of `#[pipeline(..)]`.
+#[derive(Default)]
+struct Options {
+    /// `key(field, ..)`: the output record's fields that identify a row of its served view (none:
+    /// the whole record).
+    key: Vec<Ident>,
+    /// `name = "Type"`: the name of the generated type, instead of the function's name in camel
+    /// case.
+    type_name: Option<Ident>,
+}
+
+/// Reads the options of `#[pipeline(key(field, ..), name = "Type")]`.
+fn options(attr: TokenStream, cx: &Ctxt) -> Options {
+    let mut options = Options::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("key") {
             meta.parse_nested_meta(|field| match field.path.get_ident() {
                 Some(ident) => {
-                    fields.push(ident.clone());
+                    options.key.push(ident.clone());
                     Ok(())
                 }
                 None => Err(field.error("a key field is a field name of the output record")),
             })
+        } else if meta.path.is_ident("name") {
+            let text: syn::LitStr = meta.value()?.parse()?;
+            match syn::parse_str::<Ident>(&text.value()) {
+                Ok(ident) => {
+                    options.type_name = Some(Ident::new(&ident.to_string(), text.span()));
+                    Ok(())
+                }
+                Err(_) => Err(syn::Error::new(
+                    text.span(),
+                    format!(
+                        "`name` is the name of the generated pipeline type, a Rust identifier such as \"RevenueJob\", found {:?}",
+                        text.value()
+                    ),
+                )),
+            }
         } else {
             Err(meta.error(
-                "`#[pipeline]` takes only `key(field, ..)`: the output record's fields that identify a row of its view",
+                "`#[pipeline]` takes `key(field, ..)` (the output record's fields that identify a row of its view) and `name = \"Type\"` (the generated type's name)",
             ))
         }
     });
     if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
         cx.error_at(error.span(), error);
     }
-    fields
+    options
 }
 
 /// The errors of `checked`, if any, followed by `tokens`.
@@ -139,9 +168,8 @@ fn input_collections(_declared: &PipelineFn) -> TokenStream {
 }
 
 /// The type for a declaration with errors: it implements `Pipeline`, but its methods are unreachable.
-fn fallback(declared: &PipelineFn) -> TokenStream {
+fn fallback(declared: &PipelineFn, ty: &Ident) -> TokenStream {
     let vis = &declared.vis;
-    let ty = type_name(&declared.name);
     let docs = docs(declared);
     let (inputs, output) = signature_types(declared);
     let collections = input_collections(declared);
@@ -167,9 +195,13 @@ fn fallback(declared: &PipelineFn) -> TokenStream {
 }
 
 /// The type for a checked declaration, with its plan embedded and its graph built from the body.
-fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Result<TokenStream> {
+fn generate(
+    declared: &PipelineFn,
+    built: &Built,
+    view_key: &[Ident],
+    ty: &Ident,
+) -> syn::Result<TokenStream> {
     let vis = &declared.vis;
-    let ty = type_name(&declared.name);
     let docs = docs(declared);
     let (inputs_ty, output_ty) = signature_types(declared);
     let collections = input_collections(declared);
@@ -191,17 +223,19 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
         quote!(let #name = #flow;)
     });
     let shared = |name: &Ident| built.uses.get(&name.to_string()).copied().unwrap_or(0) > 1;
+    let param_names: Vec<&Ident> = declared.params.iter().map(|p| &p.name).collect();
+    let (param_lets, check_params) = param_tokens(declared);
     let bindings = body.bindings.iter().map(|binding| {
         let name = &binding.name;
-        let chain = chain_tokens(&binding.chain, &shared);
+        let chain = chain_tokens(&binding.chain, &shared, &param_names);
         if shared(name) {
             quote!(let #name = #chain.materialize();)
         } else {
             quote!(let #name = #chain;)
         }
     });
-    let result = chain_tokens(&body.result, &shared);
-    let event_time = event_time_tokens(declared, body);
+    let result = chain_tokens(&body.result, &shared, &param_names);
+    let event_time = event_time_tokens(declared, body)?;
     let doc = doc_text(declared);
     let key_names = view_key.iter().map(|field| field.to_string());
     // Each key field must be a field of the output record: a type error at the field otherwise.
@@ -231,6 +265,8 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
 
             const VIEW_KEY: &'static [&'static str] = &[#(#key_names),*];
 
+            #check_params
+
             fn plan() -> &'static ::dataflow_core::plan::Plan {
                 static PLAN: ::dataflow_core::__private::OnceLock<::dataflow_core::plan::Plan> =
                     ::dataflow_core::__private::OnceLock::new();
@@ -247,6 +283,7 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
                     ExactSum as _, InputFlow as _, OwnedKey as _, RecordValue as _,
                 };
                 let (#(#input_names,)*) = __inputs;
+                #( #param_lets )*
                 #( #inputs )*
                 #( #bindings )*
                 #result
@@ -255,9 +292,50 @@ fn generate(declared: &PipelineFn, built: &Built, view_key: &[Ident]) -> syn::Re
     })
 }
 
+/// For pipelines with runtime parameters: the `let` that gives each its value in `build`, and
+/// `check_params`, which parses every value before a run builds anything.
+fn param_tokens(declared: &PipelineFn) -> (Vec<TokenStream>, TokenStream) {
+    if declared.params.is_empty() {
+        return (Vec::new(), TokenStream::new());
+    }
+    let default = |param: &model::Param| match &param.default {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    };
+    let lets = declared
+        .params
+        .iter()
+        .map(|param| {
+            let (name, ty) = (&param.name, &param.ty);
+            let text = name.to_string();
+            let default = default(param);
+            quote_spanned!(ty.span()=>
+                let #name: #ty = ::dataflow_core::__private::param::<#ty>(__ctx, #text, #default);
+            )
+        })
+        .collect();
+    let checks = declared.params.iter().map(|param| {
+        let ty = &param.ty;
+        let text = param.name.to_string();
+        let default = default(param);
+        quote_spanned!(ty.span()=>
+            ::dataflow_core::__private::check_param::<#ty>(params, #text, #default)?;
+        )
+    });
+    let check = quote! {
+        fn check_params(
+            params: &::dataflow_core::params::Params,
+        ) -> ::core::result::Result<(), ::dataflow_core::Error> {
+            #( #checks )*
+            ::core::result::Result::Ok(())
+        }
+    };
+    (lets, check)
+}
+
 /// For pipelines with `event_time` stages: the `EVENT_TIME` flag and `max_event_time`, which applies
 /// each input's event-time closure to raw records so that runners can move the watermark.
-fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
+fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> syn::Result<TokenStream> {
     let mut stamps: Vec<(usize, &syn::Expr)> = Vec::new();
     let mut chains: Vec<&Chain> = body.bindings.iter().map(|b| &b.chain).collect();
     chains.push(&body.result);
@@ -278,11 +356,23 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
         if first.method == "event_time"
             && let Some(Arg::Expr(closure)) = first.args.first()
         {
+            // Runners read event times before the graph is built, where parameters have no value.
+            for param in &declared.params {
+                if crate::params::mentions(closure.to_token_stream(), &param.name) {
+                    return Err(syn::Error::new(
+                        closure.span(),
+                        format!(
+                            "an `event_time` closure takes the time from the record alone and cannot use the runtime parameter `{}`: use it in a later stage, as in `.filter(..)`",
+                            param.name
+                        ),
+                    ));
+                }
+            }
             stamps.push((index, closure));
         }
     }
     if stamps.is_empty() {
-        return TokenStream::new();
+        return Ok(TokenStream::new());
     }
     stamps.sort_by_key(|(index, _)| *index);
     let batch = quote!(<Self::Inputs as ::dataflow_core::Inputs>::Batch);
@@ -299,7 +389,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
             }
         }
     });
-    quote! {
+    Ok(quote! {
         const EVENT_TIME: bool = true;
 
         fn max_event_time(
@@ -309,11 +399,15 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> TokenStream {
             #( #scans )*
             max
         }
-    }
+    })
 }
 
 /// A chain as calls on `Flow`, each stage getting its node id; shared names are cloned.
-fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
+fn chain_tokens(
+    chain: &Chain,
+    shared: &dyn Fn(&Ident) -> bool,
+    params: &[&Ident],
+) -> TokenStream {
     let root = &chain.root;
     let mut tokens = if shared(root) {
         quote!(#root.clone())
@@ -324,15 +418,18 @@ fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool) -> TokenStream {
         let method = &call.method;
         let id = call.id;
         if let Some(check) = closure_check(call) {
-            tokens = check_closure(tokens, call, check);
+            tokens = check_closure(tokens, call, check, params);
             continue;
         }
         let args: Vec<TokenStream> = call
             .args
             .iter()
             .map(|arg| match arg {
-                Arg::Expr(expr) => quote!(#expr),
-                Arg::Chain(other) => chain_tokens(other, shared),
+                Arg::Expr(expr) => {
+                    let expr = crate::params::capture((**expr).clone(), params);
+                    quote!(#expr)
+                }
+                Arg::Chain(other) => chain_tokens(other, shared, params),
             })
             .collect();
         tokens = if matches!(call.method.to_string().as_str(), "join" | "union") {
@@ -372,27 +469,30 @@ fn closure_check(call: &model::Call) -> Option<Check> {
 }
 
 /// `flow.stage(id, closure)`, with the closure checked.
-fn check_closure(flow: TokenStream, call: &model::Call, check: Check) -> TokenStream {
+fn check_closure(
+    flow: TokenStream,
+    call: &model::Call,
+    check: Check,
+    params: &[&Ident],
+) -> TokenStream {
     let method = &call.method;
     let id = call.id;
-    let closure = match call.args.first() {
+    let closure: syn::Expr = match call.args.first() {
         Some(Arg::Expr(expr)) => match (&**expr, check) {
             (syn::Expr::Closure(closure), Check::Value(method)) => {
-                let closure = checked_closure(closure, method);
-                quote!(#closure)
+                syn::Expr::Closure(checked_closure(closure, method))
             }
             (syn::Expr::Closure(closure), Check::Aggregates) => {
-                let closure = checked_aggregates(closure);
-                quote!(#closure)
+                syn::Expr::Closure(checked_aggregates(closure))
             }
             (syn::Expr::Closure(closure), Check::KeyValue) => {
-                let closure = checked_pair(closure);
-                quote!(#closure)
+                syn::Expr::Closure(checked_pair(closure))
             }
-            (other, _) => quote!(#other),
+            (other, _) => other.clone(),
         },
         _ => unreachable!("a checked stage has one closure argument"),
     };
+    let closure = crate::params::capture(closure, params);
     quote_spanned!(method.span()=> #flow.#method(#id, #closure))
 }
 

@@ -13,6 +13,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod params;
 mod record;
 mod source;
 mod stages;

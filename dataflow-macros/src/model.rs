@@ -18,8 +18,10 @@ pub struct PipelineFn {
     pub vis: Visibility,
     /// The function's name.
     pub name: Ident,
-    /// The inputs, one per parameter.
+    /// The inputs, one per `Stream` parameter.
     pub inputs: Vec<Input>,
+    /// The runtime parameters: the parameters that are not streams.
+    pub params: Vec<Param>,
     /// The output record type.
     pub output: Type,
     /// The body, if it could be read.
@@ -35,6 +37,16 @@ pub struct Input {
     /// Whether it is declared as `Stream<..>`. A parameter that is not is reported where it is
     /// declared, and kept only so that its uses report no follow-on errors.
     pub stream: bool,
+}
+
+/// A runtime parameter: `min_ts: u64`, optionally `#[param(default = 0)] min_ts: u64`.
+pub struct Param {
+    /// The parameter's name.
+    pub name: Ident,
+    /// Its type.
+    pub ty: Type,
+    /// The default value's text, if declared.
+    pub default: Option<String>,
 }
 
 /// A pipeline body: `let` bindings, then the chain whose output the pipeline returns.
@@ -107,6 +119,7 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
     }
 
     let mut inputs = Vec::new();
+    let mut params = Vec::new();
     for arg in &sig.inputs {
         match arg {
             FnArg::Receiver(receiver) => cx.error_spanned_by(
@@ -127,6 +140,34 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
                     }
                 };
                 let record = stream_record(&typed.ty);
+                let default = param_default(&typed.attrs, cx);
+                if record.is_none() && collection_item(&typed.ty).is_none() {
+                    // Not a stream: a runtime parameter.
+                    if let Type::Reference(reference) = &*typed.ty {
+                        cx.error_spanned_by(
+                            reference,
+                            format!(
+                                "a runtime parameter owns its value: write `{}` instead of `{}`",
+                                owned_type_text(&reference.elem),
+                                type_text(&typed.ty)
+                            ),
+                        );
+                    }
+                    if let Some(name) = name {
+                        params.push(Param {
+                            name,
+                            ty: (*typed.ty).clone(),
+                            default,
+                        });
+                    }
+                    continue;
+                }
+                if let Some(attr) = typed.attrs.first() {
+                    cx.error_spanned_by(
+                        attr,
+                        "an input takes no attributes: `#[param(..)]` is for runtime parameters, the parameters that are not streams",
+                    );
+                }
                 if record.is_none() {
                     let param = name.as_ref().map_or("input".to_string(), |n| n.to_string());
                     cx.error_spanned_by(&typed.ty, not_a_stream(&param, &typed.ty));
@@ -143,7 +184,7 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
             }
         }
     }
-    if sig.inputs.is_empty() {
+    if inputs.is_empty() {
         cx.error_at(
             sig.paren_token.span.join(),
             "a pipeline needs at least one input, as in `fn p(sales: Stream<Sale>)`",
@@ -180,27 +221,62 @@ pub fn lower(item: &ItemFn, cx: &Ctxt) -> Option<PipelineFn> {
         vis: item.vis.clone(),
         name: sig.ident.clone(),
         inputs,
+        params,
         output: output?,
         body,
     })
 }
 
-/// The error for a parameter `name` of type `ty`, which is not `Stream<..>`.
+/// The text of `#[param(default = ..)]` among a parameter's attributes: a string literal's value,
+/// or any other literal as written.
+fn param_default(attrs: &[Attribute], cx: &Ctxt) -> Option<String> {
+    let mut default = None;
+    for attr in attrs {
+        if !attr.path().is_ident("param") {
+            cx.error_spanned_by(
+                attr,
+                "a pipeline parameter takes only `#[param(default = ..)]`, as in `#[param(default = 0)] min_ts: u64`",
+            );
+            continue;
+        }
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("default") {
+                let literal: syn::Lit = meta.value()?.parse()?;
+                default = Some(match &literal {
+                    syn::Lit::Str(text) => text.value(),
+                    other => other.to_token_stream().to_string(),
+                });
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "`#[param]` takes only `default = value`, as in `#[param(default = 0)]`",
+                ))
+            }
+        });
+        if let Err(error) = parsed {
+            cx.error_at(error.span(), error);
+        }
+    }
+    default
+}
+
+/// The owned type for a borrowed one: `String` for `str`, `Vec<T>` for `[T]`, else the type itself.
+fn owned_type_text(ty: &Type) -> String {
+    match ty {
+        Type::Path(path) if path.path.is_ident("str") => "String".to_string(),
+        Type::Slice(slice) => format!("Vec<{}>", type_text(&slice.elem)),
+        other => type_text(other),
+    }
+}
+
+/// The error for an input `name` declared as a collection of records `ty` instead of a `Stream`.
 fn not_a_stream(name: &str, ty: &Type) -> String {
     let written = type_text(ty);
-    match collection_item(ty) {
-        Some(item) => format!(
-            "a pipeline input is a stream of records, found `{written}`: write `{name}: Stream<{}>`; \
-             the records are given when the pipeline runs, as in `Runner::batch(vec![..])`",
-            type_text(&item)
-        ),
-        None => format!(
-            "`{name}` is not a stream: every parameter of a pipeline is an input stream, \
-             `{name}: Stream<Record>`, found `{written}`; for a fixed value, declare it outside the \
-             function, as in `const {}: {written} = ..;`, and use it in a closure",
-            name.to_uppercase()
-        ),
-    }
+    let item = collection_item(ty).map_or(written.clone(), |item| type_text(&item));
+    format!(
+        "a pipeline input is a stream of records, found `{written}`: write `{name}: Stream<{item}>`; \
+         the records are given when the pipeline runs, as in `Runner::batch(vec![..])`"
+    )
 }
 
 /// `T` from a collection type a user may write for a batch of records: `Vec<T>`, `&[T]`, `[T; N]`,

@@ -245,6 +245,38 @@ pub struct Plan {
     pub nodes: Vec<Node>,
     /// The node whose records are the pipeline's output.
     pub output: usize,
+    /// The runtime parameters: the declared function's parameters that are not streams, in
+    /// declaration order. Absent from the serialized plan when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<Param>,
+}
+
+/// A runtime parameter of a pipeline: a parameter of the declared function that is not a `Stream`,
+/// given a value when the pipeline runs (`--param name=value` on the command line).
+///
+/// A parameter's value is part of the pipeline's version: the same declaration run with another
+/// value computes something else, so [`Plan::fingerprint`] covers the value (or the default).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    /// The parameter's name, as in the function's signature.
+    pub name: String,
+    /// Its type, as written in the signature.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The value used when a run gives none, as text (`#[param(default = ..)]`); `None`: a run
+    /// must give one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// The value a run gives, as text; `None` in the declared plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Param {
+    /// The value a run uses: the one it gives, else the default.
+    pub fn effective(&self) -> Option<&str> {
+        self.value.as_deref().or(self.default.as_deref())
+    }
 }
 
 impl Plan {
@@ -255,6 +287,7 @@ impl Plan {
             output_type: output_type.to_string(),
             nodes: Vec::new(),
             output: 0,
+            params: Vec::new(),
         }
     }
 
@@ -290,6 +323,16 @@ impl Plan {
             hash.write(node.source.as_bytes());
         }
         hash.write(&(self.output as u64).to_le_bytes());
+        // Parameters only count where there are any, so that plans without them keep their version.
+        for param in &self.params {
+            hash.write(b"param");
+            hash.write(param.name.as_bytes());
+            hash.write(param.type_name.as_bytes());
+            if let Some(value) = param.effective() {
+                hash.write(b"=");
+                hash.write(value.as_bytes());
+            }
+        }
         format!("{:016x}", hash.0)
     }
 
@@ -338,7 +381,28 @@ impl Plan {
                 }
             );
         }
+        for param in &self.params {
+            let value = match (&param.value, &param.default) {
+                (Some(value), _) => format!(" = {value}"),
+                (None, Some(default)) => format!(" = {default} (default)"),
+                (None, None) => " (required)".to_string(),
+            };
+            let _ = writeln!(out, "  param {}: {}{}", param.name, param.type_name, value);
+        }
         out
+    }
+
+    /// The plan with `values` given to its parameters (`(name, value)` pairs; names it has no
+    /// parameter for are left out): the plan a run with those values runs, and whose fingerprint
+    /// is that run's version.
+    pub fn with_param_values<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Plan {
+        let mut plan = self.clone();
+        for (name, value) in values {
+            if let Some(param) = plan.params.iter_mut().find(|p| p.name == name) {
+                param.value = Some(value.to_string());
+            }
+        }
+        plan
     }
 
     /// The plan as a Graphviz DOT digraph.
@@ -437,6 +501,28 @@ mod tests {
         let mut changed = sample();
         changed.nodes[1].source = "|x| x + 2".into();
         assert_ne!(base.fingerprint(), changed.fingerprint());
+    }
+
+    #[test]
+    fn a_parameter_value_is_part_of_the_version() {
+        let base = sample();
+        let mut declared = sample();
+        declared.params.push(Param {
+            name: "min".into(),
+            type_name: "u64".into(),
+            default: Some("3".into()),
+            value: None,
+        });
+        assert_ne!(base.fingerprint(), declared.fingerprint());
+        let same = declared.with_param_values([("min", "3")]);
+        assert_eq!(same.fingerprint(), declared.fingerprint());
+        let other = declared.with_param_values([("min", "4")]);
+        assert_ne!(other.fingerprint(), declared.fingerprint());
+        assert!(other.to_text().contains("param min: u64 = 4"), "{}", other.to_text());
+        // Without parameters the serialized plan has no `params` field, as before they existed.
+        assert!(serde_json::to_value(&base).unwrap().get("params").is_none());
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();
+        assert_eq!(back, other);
     }
 
     #[test]

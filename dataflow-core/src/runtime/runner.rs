@@ -38,6 +38,7 @@
 
 use crate::context::{Context, LateRecord};
 use crate::error::Error;
+use crate::params::Params;
 use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
 use crate::runtime::cluster::Cluster;
 use crate::runtime::output::{Change, Consolidated, Output, Summary, consolidate_changes};
@@ -61,6 +62,7 @@ pub struct Runner<P> {
     manual_watermark: bool,
     keep_output: bool,
     windows: WindowOverrides,
+    params: Params,
     _pipeline: PhantomData<fn() -> P>,
 }
 
@@ -72,6 +74,7 @@ impl<P> Clone for Runner<P> {
             manual_watermark: self.manual_watermark,
             keep_output: self.keep_output,
             windows: self.windows,
+            params: self.params.clone(),
             _pipeline: PhantomData,
         }
     }
@@ -97,6 +100,7 @@ impl<P: Pipeline> Runner<P> {
             manual_watermark: false,
             keep_output: true,
             windows: WindowOverrides::default(),
+            params: Params::new(),
             _pipeline: PhantomData,
         }
     }
@@ -126,6 +130,19 @@ impl<P: Pipeline> Runner<P> {
     /// Overrides every window stage's kind, lateness or emit mode.
     pub fn windows(mut self, windows: WindowOverrides) -> Self {
         self.windows = windows;
+        self
+    }
+
+    /// Gives the runtime parameter `name` the value `value` (parsed from its text, as the command
+    /// line's `--param name=value` is). A value is part of the run's version ([`Runner::version`]).
+    pub fn param(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        self.params.set(name, value);
+        self
+    }
+
+    /// Gives the runtime parameters `params` (replacing any given before).
+    pub fn params(mut self, params: Params) -> Self {
+        self.params = params;
         self
     }
 
@@ -164,15 +181,18 @@ impl<P: Pipeline> Runner<P> {
     /// The plan this runner runs: the pipeline's, with the window overrides recorded on its window
     /// stages.
     pub fn plan(&self) -> std::borrow::Cow<'static, Plan> {
-        if self.windows.is_empty() {
-            std::borrow::Cow::Borrowed(P::plan())
-        } else {
-            std::borrow::Cow::Owned(self.windows.apply_to_plan(P::plan()))
+        let declared = P::plan();
+        if self.windows.is_empty() && declared.params.is_empty() {
+            return std::borrow::Cow::Borrowed(declared);
         }
+        let mut plan = self.windows.apply_to_plan(declared);
+        plan = plan.with_param_values(self.params.iter());
+        std::borrow::Cow::Owned(plan)
     }
 
     /// The version of what this runner computes: [`Pipeline::version`], or with window overrides
-    /// the fingerprint of [`Runner::plan`], since another window is another computation.
+    /// or parameter values the fingerprint of [`Runner::plan`], since another window or another
+    /// value is another computation.
     pub fn version(&self) -> String {
         self.plan().fingerprint()
     }
@@ -182,7 +202,9 @@ impl<P: Pipeline> Runner<P> {
         let config = self.cluster.timely_config()?;
         let local = self.cluster.workers;
         let plan = P::plan();
-        let ctx = Context::with_windows(plan, self.windows);
+        self.params.check_names(plan)?;
+        P::check_params(&self.params)?;
+        let ctx = Context::for_run(plan, self.windows, self.params.clone());
 
         let mut feeds = Vec::with_capacity(local);
         let mut receivers = Vec::with_capacity(local);
