@@ -16,7 +16,7 @@ pub mod words;
 
 pub use fraud::{Alert, FraudDetection, Transaction};
 pub use orders::{CountryRevenue, CountryTotal, Customer, Order};
-pub use sales::{DailySales, DailyTotal, Sale};
+pub use sales::{DailySales, DailyTotal, LargeSales, Sale};
 pub use windowed::{TimedSale, WindowTotal, WindowedSales};
 pub use words::{Line, WordCount, WordFrequency};
 

@@ -47,3 +47,24 @@ pub fn daily_sales(sales: Stream<Sale>) -> Stream<DailyTotal> {
             },
         )
 }
+
+/// Daily revenue and number of transactions per product, counting only sales worth at least
+/// `min_revenue` (quantity × price): a runtime parameter, given as `--param min_revenue=100`.
+#[pipeline(key(product, date))]
+pub fn large_sales(
+    sales: Stream<Sale>,
+    #[param(default = "0")] min_revenue: Decimal,
+) -> Stream<DailyTotal> {
+    sales
+        .filter(|s| Decimal::from(s.quantity) * s.price >= min_revenue)
+        .key_by(|s| ((s.product, s.date), Decimal::from(s.quantity) * s.price))
+        .aggregate(|a| (a.sum(|revenue| *revenue), a.count()))
+        .map(
+            |((product, date), (total_revenue, transaction_count))| DailyTotal {
+                product,
+                date,
+                total_revenue,
+                transaction_count,
+            },
+        )
+}

@@ -133,3 +133,54 @@ fn an_unknown_version_is_an_error_naming_the_record() {
         "{stderr}"
     );
 }
+
+/// A view as one build of a program wrote it, its shape declared by `#[record]`.
+mod first_build {
+    use dataflow_core::prelude::*;
+
+    /// A page view.
+    #[record]
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct View {
+        pub url: String,
+    }
+}
+
+/// The same type in a later build: a field added, the version (1) left as it was.
+mod later_build {
+    use dataflow_core::prelude::*;
+
+    /// A page view.
+    #[record]
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct View {
+        pub url: String,
+        pub ts: u64,
+    }
+}
+
+#[test]
+fn a_log_written_with_another_layout_under_the_same_version_is_refused_naming_the_fields() {
+    use dataflow_core::log::Log;
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
+    Log::append(&log, &[(0, first_build::View { url: "/a".into() })]).unwrap();
+    // Read back as the later build's type: refused before a record is decoded.
+    let error = match Log::tail::<later_build::View>(&log, 0) {
+        Ok(_) => panic!("the later build's reader was not refused"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.contains("holds version 1 records as `struct View { url: String }`")
+            && error.contains("`ts: u64` added"),
+        "{error}"
+    );
+    // Written by the later build: refused, nothing appended.
+    let error = Log::append(&log, &[(0, later_build::View { url: "/b".into(), ts: 1 })])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`ts: u64` added"), "{error}");
+    assert_eq!(Log::head(&log), 1);
+    // The first build's reader reads it.
+    assert!(Log::tail::<first_build::View>(&log, 0).is_ok());
+}

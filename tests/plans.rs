@@ -3,7 +3,9 @@
 //! its view key and its mergeability (the serving layer's Lambda merge).
 
 use dataflow_core::Pipeline;
-use dataflow_examples::{CountryRevenue, DailySales, FraudDetection, WindowedSales, WordCount};
+use dataflow_examples::{
+    CountryRevenue, DailySales, FraudDetection, LargeSales, WindowedSales, WordCount,
+};
 
 fn snapshot<P: Pipeline>() {
     let plan = P::plan();
@@ -42,6 +44,12 @@ fn windowed_sales_plan() {
 #[test]
 fn country_revenue_plan() {
     snapshot::<CountryRevenue>();
+}
+
+#[test]
+fn large_sales_plan() {
+    // Its runtime parameter is part of the plan, with its default.
+    snapshot::<LargeSales>();
 }
 
 #[test]

@@ -237,6 +237,23 @@ pub enum LogError {
         /// The directory.
         dir: PathBuf,
     },
+    /// Records of a schema version are written or read with another shape than the one the log
+    /// holds them with ([`Schema::SHAPE`](crate::Schema::SHAPE)): the layout changed but the
+    /// version did not.
+    ShapeMismatch {
+        /// The log directory.
+        dir: PathBuf,
+        /// The schema version.
+        version: u32,
+        /// The shape the log holds records of this version with.
+        logged: String,
+        /// The shape of the type being written or read.
+        given: String,
+        /// The fields that differ, in words.
+        differences: Vec<String>,
+        /// Whether the records were being read (else written).
+        reading: bool,
+    },
 }
 
 impl LogError {
@@ -305,6 +322,21 @@ impl fmt::Display for LogError {
                 f,
                 "not an event log directory: {} holds files but no segment",
                 dir.display()
+            ),
+            LogError::ShapeMismatch {
+                dir,
+                version,
+                logged,
+                given,
+                differences,
+                reading,
+            } => write!(
+                f,
+                "the log {} holds version {version} records as `{logged}`, but {} `{given}` at version {version} ({}): a new layout needs a new version, as in `#[record(version = {}, upgrade = ..)]`",
+                dir.display(),
+                if *reading { "they are read as" } else { "these records are" },
+                differences.join(", "),
+                version + 1
             ),
             LogError::NoLog { dir } => write!(
                 f,

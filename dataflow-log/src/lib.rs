@@ -218,6 +218,7 @@ mod reader;
 mod recovery;
 mod scan;
 mod schema;
+mod shapes;
 mod shared;
 mod tail;
 mod verify;
@@ -228,6 +229,7 @@ pub use log::{Batch, EventLog};
 pub use options::{FsyncPolicy, LogOptions};
 pub use reader::{Follower, LogReader, READ_ONLY_POLL};
 pub use recovery::Truncation;
+pub use shapes::differences as shape_differences;
 pub use schema::{LogRecord, RecordRef, Schema, decode_versioned, shape_fingerprint, upgrade_from};
 pub use verify::SegmentReport;
 

@@ -17,6 +17,7 @@ use crate::options::{FsyncPolicy, LogOptions};
 use crate::reader::{Follower, LogReader};
 use crate::recovery::{self, DirKind, Truncation};
 use crate::schema::Schema;
+use crate::shapes;
 use crate::shared::{SegmentMeta, Shared, State};
 use crate::verify::SegmentReport;
 
@@ -329,6 +330,7 @@ impl EventLog {
             log: self,
             buf: Vec::new(),
             count: 0,
+            shapes: Vec::new(),
         }
     }
 
@@ -395,6 +397,62 @@ impl EventLog {
     /// segment boundaries. Returns one report per segment, or the first corruption.
     pub fn verify(&self) -> Result<Vec<SegmentReport>, LogError> {
         crate::verify::verify(&self.shared, self.recovery.as_ref())
+    }
+
+    /// Records that this log holds records of schema `version` with `shape` (before they are
+    /// committed), or refuses them if it holds that version with another shape.
+    fn register_shape(&self, version: u32, shape: &str) -> Result<(), LogError> {
+        let mut cached = self
+            .shared
+            .shapes
+            .lock()
+            .map_err(|_| LogError::Poisoned)?;
+        if cached.is_none() {
+            *cached = Some(shapes::read(&self.shared.dir)?);
+        }
+        let known = cached.as_mut().expect("read above");
+        match known.get(&version) {
+            Some(logged) if logged == shape => Ok(()),
+            Some(logged) => Err(shapes::mismatch(
+                &self.shared.dir,
+                version,
+                logged,
+                shape,
+                false,
+            )),
+            None => {
+                let mut updated = known.clone();
+                updated.insert(version, shape.to_string());
+                shapes::write(&self.shared.dir, &updated)?;
+                *known = updated;
+                Ok(())
+            }
+        }
+    }
+
+    /// The shape this log holds records of schema `version` with, if it was declared when
+    /// they were written ([`Schema::SHAPE`]).
+    pub fn shape(&self, version: u32) -> Result<Option<String>, LogError> {
+        Ok(shapes::read(&self.shared.dir)?.remove(&version))
+    }
+
+    /// Checks that records of `T`'s version in this log were written with `T`'s shape: a
+    /// reader of a log written with another layout under the same version gets an error naming
+    /// the fields, never garbage. Passes when either shape is not declared.
+    pub fn check_shape<T: Schema>(&self) -> Result<(), LogError> {
+        let Some(given) = T::SHAPE else {
+            return Ok(());
+        };
+        match self.shape(T::VERSION)? {
+            Some(logged) if logged != given => Err(shapes::mismatch(
+                &self.shared.dir,
+                T::VERSION,
+                &logged,
+                given,
+                true,
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn commit_encoded(&self, buf: &mut [u8], count: u64) -> Result<Range<u64>, LogError> {
@@ -533,12 +591,19 @@ pub struct Batch<'a> {
     log: &'a EventLog,
     buf: Vec<u8>,
     count: u64,
+    /// The declared shapes of the versions pushed since the last commit.
+    shapes: Vec<(u32, &'static str)>,
 }
 
 impl Batch<'_> {
     /// Adds a record with the given event time, encoding `value` with postcard and
     /// tagging it with `T::VERSION`.
     pub fn push<T: Schema>(&mut self, event_time: u64, value: &T) -> Result<(), LogError> {
+        if let Some(shape) = T::SHAPE
+            && !self.shapes.iter().any(|(version, _)| *version == T::VERSION)
+        {
+            self.shapes.push((T::VERSION, shape));
+        }
         let start = self.buf.len();
         format::begin_record(&mut self.buf, 0, event_time, T::VERSION);
         if let Err(e) = postcard::to_io(value, &mut self.buf) {
@@ -595,6 +660,7 @@ impl Batch<'_> {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.count = 0;
+        self.shapes.clear();
     }
 
     /// Writes the pending records and flushes them as the [`FsyncPolicy`] says; returns
@@ -606,6 +672,14 @@ impl Batch<'_> {
     /// handle then refuses further appends ([`LogError::Poisoned`]) until the log is
     /// reopened, which recovers whatever was written whole.
     pub fn commit(&mut self) -> Result<Range<u64>, LogError> {
+        if self.count > 0 {
+            for (version, shape) in std::mem::take(&mut self.shapes) {
+                if let Err(e) = self.log.register_shape(version, shape) {
+                    self.clear();
+                    return Err(e);
+                }
+            }
+        }
         let result = self.log.commit_encoded(&mut self.buf, self.count);
         self.clear();
         result

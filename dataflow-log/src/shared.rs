@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub read_only: bool,
     /// Holds the directory's write lock for as long as the log is open (writers only).
     _lock: Option<File>,
+    /// The record shapes the log holds, once read (see `shapes`).
+    pub shapes: Mutex<Option<crate::shapes::Shapes>>,
 }
 
 impl Shared {
@@ -55,6 +57,7 @@ impl Shared {
             head_moved: Condvar::new(),
             read_only: lock.is_none(),
             _lock: lock,
+            shapes: Mutex::new(None),
         }
     }
 

@@ -89,6 +89,10 @@ pub struct Args {
     /// Replaces every window stage's window: `tumbling:1h`, `sliding:1h:15m`, `session:30m`, `global`.
     #[arg(long, value_parser = Window::parse)]
     pub window: Option<WindowKind>,
+    /// A value for one of the pipeline's runtime parameters (its function's parameters that are
+    /// not streams), as `NAME=VALUE`; once per parameter. A value is part of the version.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
     /// Replaces every window stage's emit mode.
     #[arg(long, value_enum)]
     pub emit: Option<EmitArg>,
@@ -226,4 +230,12 @@ impl From<EmitArg> for Emit {
             EmitArg::Updating => Emit::Updating,
         }
     }
+}
+
+/// `--param NAME=VALUE`.
+pub(crate) fn parse_param(arg: &str) -> Result<(String, String), String> {
+    let mut params = crate::params::Params::new();
+    params.set_from_arg(arg).map_err(|e| e.to_string())?;
+    let (name, value) = params.iter().next().expect("one value was set");
+    Ok((name.to_string(), value.to_string()))
 }

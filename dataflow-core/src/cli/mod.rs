@@ -63,8 +63,10 @@ mod replay;
 
 pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};
 pub use inputs::{CliInputs, ReadState};
+pub(crate) use args::parse_param;
 
 use crate::error::Error;
+use crate::params::Params;
 use crate::io::Format;
 use crate::log::Schema;
 use crate::pipeline::Pipeline;
@@ -144,10 +146,26 @@ where
     } else {
         ""
     };
+    let params = if P::plan().params.is_empty() {
+        String::new()
+    } else {
+        let described: Vec<String> = P::plan()
+            .params
+            .iter()
+            .map(|p| match &p.default {
+                Some(default) => format!("`{}`: {} (default {default})", p.name, p.type_name),
+                None => format!("`{}`: {} (required)", p.name, p.type_name),
+            })
+            .collect();
+        format!(
+            "\n\nParameters, given as --param NAME=VALUE: {}. Each value is part of the version.",
+            described.join("; ")
+        )
+    };
     Args::command()
         .name(P::NAME)
         .about(about)
-        .after_help(format!("Input: {fields}{event_time}"))
+        .after_help(format!("Input: {fields}{params}{event_time}"))
 }
 
 /// The window overrides `args` ask for.
@@ -221,7 +239,14 @@ where
         return <P::Inputs as CliInputs>::serve::<P>(serve_args);
     }
     refuse_flags_that_do_not_apply::<P>(args)?;
-    let plan = window_overrides(args).apply_to_plan(P::plan());
+    let runner = runner_of::<P>(args, Cluster::default());
+    let plan = runner.plan().into_owned();
+    if args.explain.is_none() {
+        // Before any input is read: a run with a parameter missing or unreadable does nothing.
+        let params = params_of(args);
+        params.check_names(P::plan())?;
+        P::check_params(&params)?;
+    }
     if args.version {
         println!("{} {}", P::NAME, plan.fingerprint());
         return Ok(());
@@ -410,10 +435,20 @@ pub(crate) fn output_counts<O>(records: &[(O, isize)]) -> String {
     format!("{written} output records ({distinct} distinct)")
 }
 
+/// The runtime parameter values `args` give (`--param NAME=VALUE`).
+pub(crate) fn params_of(args: &Args) -> Params {
+    let mut params = Params::new();
+    for (name, value) in &args.params {
+        params.set(name, value);
+    }
+    params
+}
+
 pub(crate) fn runner_of<P: Pipeline>(args: &Args, cluster: Cluster) -> Runner<P> {
     let runner = Runner::<P>::new()
         .cluster(cluster)
-        .windows(window_overrides(args));
+        .windows(window_overrides(args))
+        .params(params_of(args));
     match args.max_delay {
         Some(delay) => runner.max_delay(delay),
         None => runner,

@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// Event-time pipelines: allowed lateness of every window (a window is final after it).
     #[arg(long, value_parser = parse_duration)]
     pub lateness: Option<Duration>,
+    /// A value for one of the pipeline's runtime parameters, as `NAME=VALUE`; once per parameter.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = crate::cli::parse_param)]
+    pub params: Vec<(String, String)>,
     /// Keep snapshots readable by `as_of` and cursors this long.
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub retain: Duration,
@@ -84,6 +87,13 @@ where
                 .lateness
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             emit: Some(Emit::Updating),
+        })
+        .params({
+            let mut params = crate::params::Params::new();
+            for (name, value) in &args.params {
+                params.set(name, value);
+            }
+            params
         });
     if let Some(delay) = args.max_delay {
         runner = runner.max_delay(delay);
