@@ -359,8 +359,8 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> syn::Result<T
             // Runners read event times before the graph is built, where parameters have no value.
             for param in &declared.params {
                 if crate::params::mentions(closure.to_token_stream(), &param.name) {
-                    return Err(syn::Error::new(
-                        closure.span(),
+                    return Err(syn::Error::new_spanned(
+                        closure,
                         format!(
                             "an `event_time` closure takes the time from the record alone and cannot use the runtime parameter `{}`: use it in a later stage, as in `.filter(..)`",
                             param.name
