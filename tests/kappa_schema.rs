@@ -176,9 +176,18 @@ fn a_log_written_with_another_layout_under_the_same_version_is_refused_naming_th
         "{error}"
     );
     // Written by the later build: refused, nothing appended.
-    let error = Log::append(&log, &[(0, later_build::View { url: "/b".into(), ts: 1 })])
-        .unwrap_err()
-        .to_string();
+    let error = Log::append(
+        &log,
+        &[(
+            0,
+            later_build::View {
+                url: "/b".into(),
+                ts: 1,
+            },
+        )],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("`ts: u64` added"), "{error}");
     assert_eq!(Log::head(&log), 1);
     // The first build's reader reads it.

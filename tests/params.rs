@@ -26,7 +26,8 @@ fn expected(min_cents: i64) -> BTreeMap<(String, String), (i64, u64)> {
         if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
             continue;
         }
-        let revenue = quantity * (units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap());
+        let revenue =
+            quantity * (units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap());
         if revenue < min_cents {
             continue;
         }
@@ -76,7 +77,10 @@ fn the_parameter_value_filters_as_the_declaration_says_in_every_mode() {
     assert_eq!(all, daily);
     let large = stdout(&large_sales(&["--param", "min_revenue=10"]));
     assert_eq!(parse(&large), expected(1000));
-    assert!(expected(1000).len() < expected(0).len(), "the threshold must filter something");
+    assert!(
+        expected(1000).len() < expected(0).len(),
+        "the threshold must filter something"
+    );
     for mode in [
         &["--mode", "stream", "--step-size", "3"][..],
         &["--workers", "2"][..],
@@ -101,10 +105,18 @@ fn a_value_is_part_of_the_version() {
     // The summary names the version that ran.
     let summary = stderr(&run(
         "large_sales",
-        &["--input", "examples/data/sales.csv", "--param", "min_revenue=10"],
+        &[
+            "--input",
+            "examples/data/sales.csv",
+            "--param",
+            "min_revenue=10",
+        ],
     ));
     let fingerprint = ten.split(' ').nth(1).unwrap();
-    assert!(summary.contains(&format!("(version {fingerprint})")), "{summary}");
+    assert!(
+        summary.contains(&format!("(version {fingerprint})")),
+        "{summary}"
+    );
     // The plan explains the value.
     let plan = stdout(&run(
         "large_sales",
@@ -158,7 +170,9 @@ fn bad_values_are_refused_before_any_input_is_read() {
 fn help_lists_the_parameters() {
     let help = stdout(&run("large_sales", &["--help"]));
     assert!(
-        help.contains("Parameters, given as --param NAME=VALUE: `min_revenue`: Decimal (default 0)"),
+        help.contains(
+            "Parameters, given as --param NAME=VALUE: `min_revenue`: Decimal (default 0)"
+        ),
         "{help}"
     );
 }

@@ -245,9 +245,15 @@ where
     label = "a runtime parameter's value is read from its text on the command line (`--param name=value`)",
     note = "use a type that implements `FromStr`, `Clone`, `Send` and `Sync`, such as `u64`, `i64`, `String` or `Decimal`"
 )]
-pub trait ParamValue: std::str::FromStr<Err: std::fmt::Display> + Clone + Send + Sync + 'static {}
+pub trait ParamValue:
+    std::str::FromStr<Err: std::fmt::Display> + Clone + Send + Sync + 'static
+{
+}
 
-impl<T> ParamValue for T where T: std::str::FromStr<Err: std::fmt::Display> + Clone + Send + Sync + 'static {}
+impl<T> ParamValue for T where
+    T: std::str::FromStr<Err: std::fmt::Display> + Clone + Send + Sync + 'static
+{
+}
 
 /// Checks that `params` gives parameter `name` a value (or it has a `default`) that parses as `T`.
 pub fn check_param<T: ParamValue>(

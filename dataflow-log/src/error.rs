@@ -334,7 +334,11 @@ impl fmt::Display for LogError {
                 f,
                 "the log {} holds version {version} records as `{logged}`, but {} `{given}` at version {version} ({}): a new layout needs a new version, as in `#[record(version = {}, upgrade = ..)]`",
                 dir.display(),
-                if *reading { "they are read as" } else { "these records are" },
+                if *reading {
+                    "they are read as"
+                } else {
+                    "these records are"
+                },
                 differences.join(", "),
                 version + 1
             ),

@@ -229,8 +229,8 @@ pub use log::{Batch, EventLog};
 pub use options::{FsyncPolicy, LogOptions};
 pub use reader::{Follower, LogReader, READ_ONLY_POLL};
 pub use recovery::Truncation;
-pub use shapes::differences as shape_differences;
 pub use schema::{LogRecord, RecordRef, Schema, decode_versioned, shape_fingerprint, upgrade_from};
+pub use shapes::differences as shape_differences;
 pub use verify::SegmentReport;
 
 #[cfg(test)]

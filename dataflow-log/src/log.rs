@@ -402,11 +402,7 @@ impl EventLog {
     /// Records that this log holds records of schema `version` with `shape` (before they are
     /// committed), or refuses them if it holds that version with another shape.
     fn register_shape(&self, version: u32, shape: &str) -> Result<(), LogError> {
-        let mut cached = self
-            .shared
-            .shapes
-            .lock()
-            .map_err(|_| LogError::Poisoned)?;
+        let mut cached = self.shared.shapes.lock().map_err(|_| LogError::Poisoned)?;
         if cached.is_none() {
             *cached = Some(shapes::read(&self.shared.dir)?);
         }
@@ -600,7 +596,10 @@ impl Batch<'_> {
     /// tagging it with `T::VERSION`.
     pub fn push<T: Schema>(&mut self, event_time: u64, value: &T) -> Result<(), LogError> {
         if let Some(shape) = T::SHAPE
-            && !self.shapes.iter().any(|(version, _)| *version == T::VERSION)
+            && !self
+                .shapes
+                .iter()
+                .any(|(version, _)| *version == T::VERSION)
         {
             self.shapes.push((T::VERSION, shape));
         }

@@ -70,7 +70,13 @@ pub(crate) fn write(dir: &Path, shapes: &Shapes) -> Result<(), LogError> {
 
 /// The error for records of `version` being written or read as shape `given` when the log holds
 /// them as shape `logged`.
-pub(crate) fn mismatch(dir: &Path, version: u32, logged: &str, given: &str, reading: bool) -> LogError {
+pub(crate) fn mismatch(
+    dir: &Path,
+    version: u32,
+    logged: &str,
+    given: &str,
+    reading: bool,
+) -> LogError {
     LogError::ShapeMismatch {
         dir: dir.to_path_buf(),
         version,
@@ -105,7 +111,9 @@ pub fn differences(logged: &str, given: &str) -> Vec<String> {
     }
     if out.is_empty() && logged != given {
         // Same fields, another order (postcard encodes fields in order).
-        out.push(format!("the fields are in another order: `{logged}` became `{given}`"));
+        out.push(format!(
+            "the fields are in another order: `{logged}` became `{given}`"
+        ));
     }
     out
 }
@@ -153,7 +161,10 @@ mod tests {
     fn differences_name_the_fields() {
         let old = "struct PageView { url: String, ts: u64 }";
         assert_eq!(
-            differences(old, "struct PageView { url: String, ts: u64, country: String }"),
+            differences(
+                old,
+                "struct PageView { url: String, ts: u64, country: String }"
+            ),
             vec!["`country: String` added"]
         );
         assert_eq!(
@@ -162,7 +173,9 @@ mod tests {
         );
         assert_eq!(
             differences(old, "struct PageView { ts: u64, url: String }"),
-            vec!["the fields are in another order: `struct PageView { url: String, ts: u64 }` became `struct PageView { ts: u64, url: String }`"]
+            vec![
+                "the fields are in another order: `struct PageView { url: String, ts: u64 }` became `struct PageView { ts: u64, url: String }`"
+            ]
         );
         assert_eq!(
             differences("struct A { m: BTreeMap<String, u64> }", "struct A { }"),
@@ -195,7 +208,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = crate::EventLog::open(dir.path(), crate::LogOptions::default()).unwrap();
         log.append(1, &ViewV1 { url: "/a".into() }).unwrap();
-        assert_eq!(log.shape(1).unwrap().as_deref(), Some("struct View { url: String }"));
+        assert_eq!(
+            log.shape(1).unwrap().as_deref(),
+            Some("struct View { url: String }")
+        );
         log.check_shape::<ViewV1>().unwrap();
         let read = log.check_shape::<ViewChanged>().unwrap_err().to_string();
         assert!(
@@ -206,10 +222,19 @@ mod tests {
         );
         let head = log.head();
         let written = log
-            .append(2, &ViewChanged { url: "/b".into(), ts: 2 })
+            .append(
+                2,
+                &ViewChanged {
+                    url: "/b".into(),
+                    ts: 2,
+                },
+            )
             .unwrap_err()
             .to_string();
-        assert!(written.contains("these records are `struct View { url: String, ts: u64 }`"), "{written}");
+        assert!(
+            written.contains("these records are `struct View { url: String, ts: u64 }`"),
+            "{written}"
+        );
         // Nothing was appended, and the log still takes records of its shape.
         assert_eq!(log.head(), head);
         log.append(3, &ViewV1 { url: "/c".into() }).unwrap();

@@ -403,11 +403,7 @@ fn event_time_tokens(declared: &PipelineFn, body: &model::Body) -> syn::Result<T
 }
 
 /// A chain as calls on `Flow`, each stage getting its node id; shared names are cloned.
-fn chain_tokens(
-    chain: &Chain,
-    shared: &dyn Fn(&Ident) -> bool,
-    params: &[&Ident],
-) -> TokenStream {
+fn chain_tokens(chain: &Chain, shared: &dyn Fn(&Ident) -> bool, params: &[&Ident]) -> TokenStream {
     let root = &chain.root;
     let mut tokens = if shared(root) {
         quote!(#root.clone())

@@ -100,7 +100,9 @@ mod tests {
         );
         let untouched: Expr = syn::parse_quote!(|x| x + 1);
         assert_eq!(
-            capture(untouched.clone(), &[&min]).to_token_stream().to_string(),
+            capture(untouched.clone(), &[&min])
+                .to_token_stream()
+                .to_string(),
             untouched.to_token_stream().to_string()
         );
     }

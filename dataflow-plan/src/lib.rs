@@ -395,7 +395,10 @@ impl Plan {
     /// The plan with `values` given to its parameters (`(name, value)` pairs; names it has no
     /// parameter for are left out): the plan a run with those values runs, and whose fingerprint
     /// is that run's version.
-    pub fn with_param_values<'a>(&self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Plan {
+    pub fn with_param_values<'a>(
+        &self,
+        values: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Plan {
         let mut plan = self.clone();
         for (name, value) in values {
             if let Some(param) = plan.params.iter_mut().find(|p| p.name == name) {
@@ -518,7 +521,11 @@ mod tests {
         assert_eq!(same.fingerprint(), declared.fingerprint());
         let other = declared.with_param_values([("min", "4")]);
         assert_ne!(other.fingerprint(), declared.fingerprint());
-        assert!(other.to_text().contains("param min: u64 = 4"), "{}", other.to_text());
+        assert!(
+            other.to_text().contains("param min: u64 = 4"),
+            "{}",
+            other.to_text()
+        );
         // Without parameters the serialized plan has no `params` field, as before they existed.
         assert!(serde_json::to_value(&base).unwrap().get("params").is_none());
         let back: Plan = serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();

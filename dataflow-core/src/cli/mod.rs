@@ -61,14 +61,14 @@ mod inputs;
 mod progress;
 mod replay;
 
+pub(crate) use args::parse_param;
 pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};
 pub use inputs::{CliInputs, ReadState};
-pub(crate) use args::parse_param;
 
 use crate::error::Error;
-use crate::params::Params;
 use crate::io::Format;
 use crate::log::Schema;
+use crate::params::Params;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::runtime::{Cluster, Runner, Summary};

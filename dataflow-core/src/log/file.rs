@@ -28,7 +28,8 @@ impl<I: Schema> FileTail<I> {
     /// A tail of `log` whose first record is the one at offset `from`.
     pub fn open(log: &EventLog, from: u64) -> Result<Self, Error> {
         // A log written with another layout under the same version is refused, never decoded.
-        log.check_shape::<I>().map_err(|e| log_error(log.dir(), e))?;
+        log.check_shape::<I>()
+            .map_err(|e| log_error(log.dir(), e))?;
         let follower = log.follow_from(from).map_err(|e| log_error(log.dir(), e))?;
         Ok(FileTail {
             log: log.clone(),
