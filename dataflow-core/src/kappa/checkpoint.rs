@@ -2,6 +2,7 @@
 //! [module docs](super)), written atomically; and the journal of how the replay fed its pipeline.
 
 use crate::error::Error;
+use crate::log::Split;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -10,7 +11,7 @@ use std::path::Path;
 
 /// One entry of the record of how a replay fed its pipeline: steps of a number of records, or idle
 /// periods. Replaying the same entries over the same log rebuilds the same state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum FeedMark {
     /// `count` consecutive steps of `size` records each.
     Steps {
@@ -24,17 +25,30 @@ pub(crate) enum FeedMark {
         /// Consecutive calls.
         count: u64,
     },
+    /// `count` consecutive steps of a partitioned log, each of which read `split` (how many records
+    /// of each partition, and the event-time floor after it).
+    Split {
+        /// What each step read.
+        split: Split,
+        /// Consecutive steps.
+        count: u64,
+    },
 }
 
 /// Appends `mark` to `journal`, merging it into the last entry when they are alike.
 pub(crate) fn note(journal: &mut Vec<FeedMark>, mark: FeedMark) {
-    match (journal.last_mut(), mark) {
+    match (journal.last_mut(), &mark) {
         (Some(FeedMark::Steps { size, count }), FeedMark::Steps { size: s, count: c })
-            if *size == s =>
+            if size == s =>
         {
             *count += c
         }
         (Some(FeedMark::Idle { count }), FeedMark::Idle { count: c }) => *count += c,
+        (Some(FeedMark::Split { split, count }), FeedMark::Split { split: s, count: c })
+            if split == s =>
+        {
+            *count += c
+        }
         _ => journal.push(mark),
     }
 }
@@ -105,6 +119,17 @@ impl<O, Pos> Checkpoint<O, Pos> {
     /// `(name, checkpoint's value, this run's value)`; empty when the run may resume from it.
     pub fn mismatches(&self, settings: &[(String, String)]) -> Vec<(String, String, String)> {
         differing(&self.settings, settings)
+    }
+
+    /// The steps this checkpoint's replay took, as the number of records each read.
+    pub fn steps(&self) -> u64 {
+        self.journal
+            .iter()
+            .map(|mark| match mark {
+                FeedMark::Steps { count, .. } | FeedMark::Split { count, .. } => *count,
+                FeedMark::Idle { .. } => 0,
+            })
+            .sum()
     }
 }
 

@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::kappa::checkpoint::{Checkpoint, FeedMark, note};
-use crate::log::{EventLog, Log, LoggedInputs, Schema, Tail};
-use crate::pipeline::Pipeline;
+use crate::log::{EventLog, Log, LoggedInputs, Schema, Split, Tail};
+use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use crate::runtime::{Change, Output, Runner, Running};
 use std::time::{Duration, Instant};
@@ -159,8 +159,8 @@ where
         }
         let mut replay = Replay::start(runner, log, checkpoint.from.clone(), step)?;
         for mark in &checkpoint.journal {
-            match *mark {
-                FeedMark::Steps { size, count } => {
+            match mark {
+                &FeedMark::Steps { size, count } => {
                     for _ in 0..count {
                         let at = replay.position();
                         let want = usize::try_from(size).unwrap_or(usize::MAX);
@@ -177,9 +177,26 @@ where
                         replay.push(records, at)?;
                     }
                 }
-                FeedMark::Idle { count } => {
+                &FeedMark::Idle { count } => {
                     for _ in 0..count {
                         replay.idle()?;
+                    }
+                }
+                FeedMark::Split { split, count } => {
+                    for _ in 0..*count {
+                        let at = replay.position();
+                        let want = usize::try_from(split.len()).unwrap_or(usize::MAX);
+                        let mut records = Vec::with_capacity(want.min(1 << 20));
+                        let read = replay.tail.read_split(split, &mut records)?;
+                        if read < want {
+                            return Err(Error::Source(format!(
+                                "the checkpoint covers {} but the log {} ends at {}",
+                                checkpoint.offset,
+                                log.name(),
+                                replay.position()
+                            )));
+                        }
+                        replay.push_split(records, at, Some(split.clone()))?;
                     }
                 }
             }
@@ -269,16 +286,35 @@ where
         records: Vec<I>,
         at: L::Position,
     ) -> Result<ReplayStep<P::Output, L::Position>, Error> {
-        note(
-            &mut self.journal,
-            FeedMark::Steps {
-                size: records.len() as u64,
-                count: 1,
-            },
-        );
-        let changes = self
-            .running
-            .push_batch(<P::Inputs as LoggedInputs>::batch(records))?;
+        let split = self.tail.split();
+        self.push_split(records, at, split)
+    }
+
+    /// Pushes a step that read `records`: as the partitioned log's `split` says, when it has one.
+    fn push_split(
+        &mut self,
+        records: Vec<I>,
+        at: L::Position,
+        split: Option<Split>,
+    ) -> Result<ReplayStep<P::Output, L::Position>, Error> {
+        let batch = <P::Inputs as LoggedInputs>::batch(records);
+        let changes = match split {
+            Some(split) => {
+                let floor = split.floor;
+                note(&mut self.journal, FeedMark::Split { split, count: 1 });
+                self.running.push_batch_with_floor(batch, floor)?
+            }
+            None => {
+                note(
+                    &mut self.journal,
+                    FeedMark::Steps {
+                        size: <P::Inputs as Inputs>::len(&batch) as u64,
+                        count: 1,
+                    },
+                );
+                self.running.push_batch(batch)?
+            }
+        };
         Ok(ReplayStep {
             changes,
             from: at,

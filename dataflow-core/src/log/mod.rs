@@ -3,8 +3,10 @@
 //!
 //! Replay, follow, deployments and checkpoints ([`crate::kappa`]) are written against [`Log`] and
 //! [`Tail`], so a second backend plugs in without touching them. The embedded file log of the
-//! `dataflow-log` crate ([`EventLog`]) is the one implementation here: one partition, whose position
-//! is a `u64` offset. A partitioned backend has a [`Position`] with one offset per partition.
+//! `dataflow-log` crate ([`EventLog`]) has one partition, whose position is a `u64` offset. The
+//! Kafka-protocol backend (`KafkaLog`, feature `kafka`) reads a topic of several partitions; its
+//! position is [`Offsets`], one offset per partition, and each step it reads has a [`Split`]. A
+//! command line names either with [`LogLocation`]: a directory, or `kafka://HOST:PORT/TOPIC`.
 //!
 //! ```text
 //!  ingest ─▶ Log::append ─▶ [ log: offsets 0 .. head ] ─▶ Log::tail(from) ─▶ Tail::read / wait ─▶ replay
@@ -12,6 +14,10 @@
 
 mod entry;
 mod file;
+#[cfg(feature = "kafka")]
+mod kafka;
+mod location;
+mod partitioned;
 
 pub use dataflow_log::{
     DecodeError, EventLog, FsyncPolicy, LogError, LogOptions, LogRecord, Schema, shape_fingerprint,
@@ -19,6 +25,10 @@ pub use dataflow_log::{
 };
 pub use entry::{Entry2, Entry3, LoggedInputs};
 pub use file::FileTail;
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaAddress, KafkaLog, KafkaOptions, KafkaTail, Partitioner};
+pub use location::LogLocation;
+pub use partitioned::{Offsets, Split};
 
 use crate::error::Error;
 use serde::Serialize;
@@ -82,4 +92,19 @@ pub trait Tail<I>: Send + 'static {
     /// Waits up to `timeout` for at least one new record, then appends up to `max` committed records
     /// to `into`; returns how many (0 if none arrived in time).
     fn wait(&mut self, max: usize, timeout: Duration, into: &mut Vec<I>) -> Result<usize, Error>;
+
+    /// A partitioned log: what the last [`Tail::read`] or [`Tail::wait`] took from each partition and
+    /// the event-time floor after it. `None` for a log of one partition, whose reads are told apart
+    /// by their sizes alone (the default).
+    fn split(&self) -> Option<Split> {
+        None
+    }
+
+    /// A partitioned log: reads exactly `split.counts[p]` records of each partition `p`, as the read
+    /// that returned `split` did (a restart rebuilds a checkpointed step with it); returns how many.
+    /// Fewer than `split.len()` means the log ends before them.
+    fn read_split(&mut self, split: &Split, into: &mut Vec<I>) -> Result<usize, Error> {
+        let max = usize::try_from(split.len()).unwrap_or(usize::MAX);
+        self.read(max, into)
+    }
 }

@@ -63,6 +63,8 @@ pub struct Runner<P> {
     keep_output: bool,
     windows: WindowOverrides,
     params: Params,
+    /// In a cluster, process 0 alone is handed the input (see [`Runner::input_on_process_zero`]).
+    input_on_zero: bool,
     _pipeline: PhantomData<fn() -> P>,
 }
 
@@ -75,6 +77,7 @@ impl<P> Clone for Runner<P> {
             keep_output: self.keep_output,
             windows: self.windows,
             params: self.params.clone(),
+            input_on_zero: self.input_on_zero,
             _pipeline: PhantomData,
         }
     }
@@ -101,8 +104,20 @@ impl<P: Pipeline> Runner<P> {
             keep_output: true,
             windows: WindowOverrides::default(),
             params: Params::new(),
+            input_on_zero: false,
             _pipeline: PhantomData,
         }
+    }
+
+    /// In a cluster: process 0 alone is handed the input, and deals all of it to its workers; the
+    /// other processes push nothing (start them with [`Runner::start`] and call
+    /// [`Running::finish`] at once) and work on what the pipeline's keyed stages exchange to them.
+    /// A replay across processes reads its log this way, in process 0 only, so that every step is
+    /// the one process 0 read. Without it (the default) every process is handed the same input and
+    /// keeps its own share.
+    pub fn input_on_process_zero(mut self, yes: bool) -> Self {
+        self.input_on_zero = yes;
+        self
     }
 
     /// Whether the handle keeps the consolidated output ([`Running::consolidated`], [`Output::records`]).
@@ -260,6 +275,8 @@ impl<P: Pipeline> Runner<P> {
             max_delay: self.max_delay,
             manual_watermark: self.manual_watermark,
             keep_output: self.keep_output,
+            input_on_zero: self.input_on_zero,
+            floor: None,
             positions: vec![0; <P::Inputs as Inputs>::COUNT],
             output: RefCell::new(Consolidated::default()),
             summary: Summary::default(),
@@ -294,6 +311,9 @@ pub struct Running<P: Pipeline> {
     max_delay: u64,
     manual_watermark: bool,
     keep_output: bool,
+    input_on_zero: bool,
+    /// The event-time floor of the step being pushed (see [`Running::push_batch_with_floor`]).
+    floor: Option<u64>,
     /// The next input position of each input.
     positions: Vec<u64>,
     output: RefCell<Consolidated<P::Output>>,
@@ -326,6 +346,20 @@ impl<P: Pipeline> Running<P> {
         self.push_step(batch, true)
     }
 
+    /// [`Running::push_batch`] for a source that reads several partitions: the watermark does not
+    /// pass `floor` minus the maximum delay, where `floor` is the least, over the partitions that
+    /// are not idle, of the greatest event time read from each (`None`: no such bound).
+    pub fn push_batch_with_floor(
+        &mut self,
+        batch: <P::Inputs as Inputs>::Batch,
+        floor: Option<u64>,
+    ) -> Result<Vec<Change<P::Output>>, Error> {
+        self.floor = floor;
+        let changes = self.push_step(batch, true);
+        self.floor = None;
+        changes
+    }
+
     fn push_step(
         &mut self,
         batch: <P::Inputs as Inputs>::Batch,
@@ -339,10 +373,12 @@ impl<P: Pipeline> Running<P> {
                 Ok(None) => {}
                 Err(payload) => self.ctx.report_panic(event_time_stage(P::plan()), payload),
             }
-            match (self.manual_watermark, self.max_seen) {
-                (false, Some(seen)) => self.watermark.max(seen.saturating_sub(self.max_delay)),
-                _ => self.watermark,
-            }
+            let seen = match (self.manual_watermark, self.max_seen, self.floor) {
+                (false, Some(seen), None) => seen,
+                (false, Some(seen), Some(floor)) => seen.min(floor),
+                _ => 0,
+            };
+            self.watermark.max(seen.saturating_sub(self.max_delay))
         } else {
             0
         };
@@ -398,9 +434,13 @@ impl<P: Pipeline> Running<P> {
         };
         self.time = until;
         self.summary.steps += 1;
-        let share = Share {
-            index: self.cluster.process,
-            of: self.cluster.processes,
+        let share = if self.input_on_zero {
+            Share::ALL
+        } else {
+            Share {
+                index: self.cluster.process,
+                of: self.cluster.processes,
+            }
         };
         let (feeds, threads) = (&self.feeds, &self.threads);
         // Workers start on their first chunks while the rest are dealt.
