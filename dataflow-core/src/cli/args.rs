@@ -1,6 +1,7 @@
 //! The command line's arguments, as clap parses them.
 
 use crate::io::Format;
+use crate::log::{LogLocation, Offsets};
 use crate::time::{Emit, Window, WindowKind, parse_duration};
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -100,12 +101,13 @@ pub struct Args {
     /// when omitted.
     #[arg(long)]
     pub late: Option<PathBuf>,
-    /// Replay mode: the event log's directory.
-    #[arg(long)]
-    pub log: Option<PathBuf>,
-    /// Replay mode: the offset of the first record to replay [default: 0].
-    #[arg(long = "from", value_name = "OFFSET")]
-    pub from_flag: Option<u64>,
+    /// Replay mode: the event log: its directory, or a Kafka topic as `kafka://HOST:PORT/TOPIC`.
+    #[arg(long, value_name = "DIR|kafka://HOST:PORT/TOPIC", value_parser = LogLocation::parse)]
+    pub log: Option<LogLocation>,
+    /// Replay mode: the offset of the first record to replay [default: 0]; for a Kafka topic, one
+    /// offset per partition (`5,0,12`).
+    #[arg(long = "from", value_name = "OFFSET", value_parser = Offsets::parse)]
+    pub from_flag: Option<Offsets>,
     /// Replay mode: after the head, go on reading records as they are committed.
     #[arg(long)]
     pub follow: bool,
@@ -142,7 +144,12 @@ impl Args {
 
     /// The first offset to replay (`--from`, 0 by default).
     pub fn from(&self) -> u64 {
-        self.from_flag.unwrap_or(0)
+        self.from_flag.as_ref().map_or(0, |from| from.get(0))
+    }
+
+    /// Replay mode: the position of the first record to replay in a partitioned log (`--from`).
+    pub fn from_offsets(&self) -> Offsets {
+        self.from_flag.clone().unwrap_or_default()
     }
 
     /// How long a followed log may be quiet before the run ends (`--idle-timeout`, 1 s by default).
@@ -173,9 +180,14 @@ pub struct IngestArgs {
     /// per input of a pipeline with several.
     #[arg(long, value_name = "[NAME=]PATH", required = true)]
     pub input: Vec<String>,
-    /// The event log's directory (created if needed).
+    /// The event log: its directory (created if needed), or a Kafka topic as
+    /// `kafka://HOST:PORT/TOPIC` (created with `--partitions` partitions if needed).
+    #[arg(long, value_name = "DIR|kafka://HOST:PORT/TOPIC", value_parser = LogLocation::parse)]
+    pub log: LogLocation,
+    /// A Kafka topic's partitions: created with this many when it does not exist, and checked
+    /// against it when it does [default when creating: 1].
     #[arg(long)]
-    pub log: PathBuf,
+    pub partitions: Option<usize>,
     /// Input format; inferred from the file extension when omitted.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,

@@ -6,7 +6,7 @@ use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
 use crate::io::DeadLetterSink;
 use crate::kappa::write_atomically;
-use crate::log::{EventLog, LogOptions, LoggedInputs, Schema};
+use crate::log::{EventLog, LogLocation, LogOptions, LoggedInputs, Schema};
 use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use crate::user_code::{catch_user, panic_message};
@@ -75,6 +75,25 @@ where
     P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
+    let dir = match &args.log {
+        LogLocation::Dir(dir) => dir.clone(),
+        #[cfg(feature = "kafka")]
+        LogLocation::Kafka { broker, topic } => {
+            return crate::cli::ingest_kafka::ingest::<P, I>(args, broker, topic);
+        }
+        #[cfg(not(feature = "kafka"))]
+        LogLocation::Kafka { .. } => {
+            return Err(Error::Usage(
+                "this build has no Kafka support (dataflow-core's `kafka` feature)".into(),
+            ));
+        }
+    };
+    if let Some(partitions) = args.partitions {
+        return Err(Error::Usage(format!(
+            "--partitions {partitions} is for a Kafka topic: the file log {} has one partition",
+            dir.display()
+        )));
+    }
     let started = Instant::now();
     let paths = input_paths::<P>(&args.input)?;
     for path in &paths {
@@ -101,15 +120,15 @@ where
         .iter()
         .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()))
         .collect();
-    let log = EventLog::open(&args.log, LogOptions::default())
-        .map_err(|e| Error::Source(format!("event log {}: {e}", args.log.display())))?;
-    let progress_file = progress_path(&args.log, &inputs);
+    let log = EventLog::open(&dir, LogOptions::default())
+        .map_err(|e| Error::Source(format!("event log {}: {e}", dir.display())))?;
+    let progress_file = progress_path(&dir, &inputs);
     let earlier = load_progress(&progress_file)?;
     let mut progress = match (&earlier, args.resume) {
         (Some(earlier), true) if earlier.done => {
             println!(
                 "{named} was ingested completely into {} already (offsets {}..{}): nothing to do",
-                args.log.display(),
+                dir.display(),
                 earlier.first_offset,
                 earlier.next_offset
             );
@@ -139,14 +158,14 @@ where
         (None, true) => {
             return Err(Error::Usage(format!(
                 "there is no interrupted ingest of {named} into {} to resume",
-                args.log.display()
+                dir.display()
             )));
         }
         (Some(earlier), false) if !earlier.done => {
             return Err(Error::Usage(format!(
                 "an earlier ingest of {named} into {} stopped after offsets {}..{}: pass --resume \
                  to continue it without duplicates (or remove {} to append the whole input again)",
-                args.log.display(),
+                dir.display(),
                 earlier.first_offset,
                 earlier.next_offset,
                 progress_file.display()
@@ -165,7 +184,7 @@ where
         Some(path) => DeadLetterSink::file(path)?,
         None => DeadLetterSink::stderr(),
     };
-    let log_name = args.log.display().to_string();
+    let log_name = dir.display().to_string();
     // What the log holds after an error, so that the user knows what was stored.
     let stored = |progress: &Ingested, e: String| {
         Error::Source(format!(
@@ -281,7 +300,7 @@ where
     };
     println!(
         "ingested {acknowledged} records into {}: offsets {from}..{}{whole}",
-        args.log.display(),
+        dir.display(),
         progress.next_offset
     );
     let stats = <P::Inputs as CliInputs>::stats(&sources);
@@ -315,7 +334,7 @@ where
 /// A record's event time for the log: what the pipeline's `event_time` stage says of `alone`, the
 /// batch of the record alone, or the ingestion time (ms since the Unix epoch) for a pipeline
 /// without one.
-fn event_time_of<P: Pipeline>(
+pub(crate) fn event_time_of<P: Pipeline>(
     alone: &<P::Inputs as Inputs>::Batch,
     name: impl FnOnce() -> String,
 ) -> Result<u64, Error> {

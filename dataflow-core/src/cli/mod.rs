@@ -57,7 +57,10 @@
 mod args;
 mod feed;
 mod ingest;
+#[cfg(feature = "kafka")]
+mod ingest_kafka;
 mod inputs;
+mod peers;
 mod progress;
 mod replay;
 

@@ -8,7 +8,7 @@ use crate::io::jsonl::{write_changes, write_late, write_records};
 use crate::kappa::{
     Checkpoint, Control, FileSink, Follow, Replay, ReplayHooks, ReplayStep, write_atomically,
 };
-use crate::log::{EventLog, Schema};
+use crate::log::{EventLog, Log, LogLocation, Offsets, Position, Schema};
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::runtime::Change;
@@ -66,7 +66,7 @@ impl ReplayOut {
 /// What a replay's output depends on besides the pipeline's version, as a checkpoint records it: the
 /// log, the output (its path and, once it exists, which file it is), the mode and the flags that
 /// shape the output. A restart with any of them different is refused before it touches the output.
-fn settings(args: &Args, log: &Path) -> Vec<(String, String)> {
+fn settings(args: &Args, log: &str) -> Vec<(String, String)> {
     let absolute = |path: &Path| {
         std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
@@ -78,7 +78,7 @@ fn settings(args: &Args, log: &Path) -> Vec<(String, String)> {
         .as_deref()
         .map_or("stdout".to_string(), absolute);
     let mut settings = vec![
-        ("log".to_string(), absolute(log)),
+        ("log".to_string(), log.to_string()),
         ("--output".to_string(), output),
         ("--changes".to_string(), args.changes.to_string()),
         ("--window".to_string(), format!("{:?}", args.window)),
@@ -116,30 +116,15 @@ where
     P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
-    let started = Instant::now();
-    let dir = args
-        .log
-        .as_ref()
-        .ok_or_else(|| Error::Usage("--mode replay needs --log DIR".into()))?;
+    let location = args.log.as_ref().ok_or_else(|| {
+        Error::Usage("--mode replay needs --log DIR or --log kafka://HOST:PORT/TOPIC".into())
+    })?;
     if !args.input.is_empty() {
         return Err(Error::Usage(
             "--mode replay reads --log, not --input: append the input with `ingest` first".into(),
         ));
     }
-    if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "there is no event log in {}: create it with `ingest --input PATH --log {}`",
-            dir.display(),
-            dir.display()
-        )));
-    }
     let cluster = cluster_of(args)?;
-    let leader = cluster.process == 0;
-    if args.checkpoint.is_some() && cluster.processes > 1 {
-        return Err(Error::Usage(
-            "--checkpoint works with one process (use -w for more workers)".into(),
-        ));
-    }
     if args.checkpoint.is_some() && args.changes && args.output.is_none() {
         return Err(Error::Usage(
             "--checkpoint with --changes needs --output PATH, which a restart cuts back to the checkpoint".into(),
@@ -148,24 +133,111 @@ where
     if args.checkpoint_every() == 0 {
         return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
     }
-    let log = EventLog::open_read_only(dir)
-        .map_err(|e| Error::Source(format!("event log {}: {e}", dir.display())))?;
-    let runner = runner_of::<P>(args, cluster);
+    // In a cluster, process 0 reads the log and deals every step to its workers; the keyed stages
+    // exchange records to the other processes' workers, which push nothing and read nothing.
+    let runner = runner_of::<P>(args, cluster.clone()).input_on_process_zero(true);
+    if cluster.processes > 1 {
+        crate::cli::peers::watch(cluster.process, cluster.processes);
+    }
+    if cluster.process != 0 {
+        return runner.start()?.finish().map(drop);
+    }
+    match location {
+        LogLocation::Dir(dir) => {
+            if !dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "there is no event log in {}: create it with `ingest --input PATH --log {}`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+            let from = args.from_offsets();
+            if from.partitions() > 1 {
+                return Err(Error::Usage(format!(
+                    "--from {from} names several partitions, but the file log {} has one: give one offset",
+                    dir.display()
+                )));
+            }
+            let log = EventLog::open_read_only(dir)
+                .map_err(|e| Error::Source(format!("event log {}: {e}", dir.display())))?;
+            let name = std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string();
+            replay_log::<P, I, EventLog>(args, runner, &log, name, args.from())
+        }
+        #[cfg(feature = "kafka")]
+        LogLocation::Kafka { broker, topic } => {
+            let address = crate::log::KafkaAddress {
+                broker: broker.clone(),
+                topic: topic.clone(),
+            };
+            let options = crate::log::KafkaOptions {
+                partition_idle: args.idle_timeout(),
+                ..Default::default()
+            };
+            let log = crate::log::KafkaLog::connect(&address, options)?;
+            let from = args.from_offsets();
+            if from.partitions() > 1 && from.partitions() != log.partitions() {
+                return Err(Error::Usage(format!(
+                    "--from {from} names {} partitions, but {address} has {}",
+                    from.partitions(),
+                    log.partitions()
+                )));
+            }
+            let from = match from.partitions() {
+                0 => Offsets::start(log.partitions()),
+                1 if log.partitions() > 1 && from.get(0) == 0 => Offsets::start(log.partitions()),
+                1 if log.partitions() > 1 => {
+                    return Err(Error::Usage(format!(
+                        "--from {} names one offset, but {address} has {} partitions: give one offset per partition, as in --from {}",
+                        from.get(0),
+                        log.partitions(),
+                        vec![from.get(0).to_string(); log.partitions()].join(",")
+                    )));
+                }
+                _ => from,
+            };
+            replay_log::<P, I, crate::log::KafkaLog>(args, runner, &log, address.to_string(), from)
+        }
+        #[cfg(not(feature = "kafka"))]
+        LogLocation::Kafka { .. } => Err(Error::Usage(
+            "this build has no Kafka support (dataflow-core's `kafka` feature)".into(),
+        )),
+    }
+}
+
+/// Replays `log` (named `name` in messages and checkpoints) from `from` on, as `args` say.
+fn replay_log<P, I, L>(
+    args: &Args,
+    runner: crate::runtime::Runner<P>,
+    log: &L,
+    name: String,
+    from: L::Position,
+) -> Result<(), Error>
+where
+    P: Pipeline,
+    P::Inputs: CliInputs<Entry = I>,
+    I: Record + Schema,
+    L: Log,
+{
+    let started = Instant::now();
+    let leader = true;
     let checkpoint = match &args.checkpoint {
-        Some(path) => Checkpoint::<P::Output>::load(path)?,
+        Some(path) => Checkpoint::<P::Output, L::Position>::load(path)?,
         None => None,
     };
     if let (Some(checkpoint), Some(path)) = (&checkpoint, &args.checkpoint) {
-        if checkpoint.from != args.from() {
+        if checkpoint.from != from {
             return Err(Error::Usage(format!(
                 "the checkpoint {} is of a replay from offset {}, not {}",
                 path.display(),
                 checkpoint.from,
-                args.from()
+                from
             )));
         }
         // Before anything is replayed or an output is cut back: the checkpoint must be this run's.
-        let mismatches = checkpoint.mismatches(&settings(args, dir));
+        let mismatches = checkpoint.mismatches(&settings(args, &name));
         if !mismatches.is_empty() {
             let list: Vec<String> = mismatches
                 .iter()
@@ -180,10 +252,12 @@ where
         }
     }
     let mut replay = match &checkpoint {
-        Some(checkpoint) => Replay::<P, I>::resume(&runner, &log, checkpoint, args.step_size())?,
-        None => Replay::<P, I>::start(&runner, &log, args.from(), args.step_size())?,
+        Some(checkpoint) => {
+            Replay::<P, I, L>::resume(&runner, log, checkpoint, args.step_size())?
+        }
+        None => Replay::<P, I, L>::start(&runner, log, from.clone(), args.step_size())?,
     };
-    let resumed_at = checkpoint.as_ref().map(|c| c.offset);
+    let resumed_at = checkpoint.as_ref().map(|c| c.offset.clone());
     let out = match (&args.output, args.changes) {
         (Some(path), true) => ReplayOut::Changes(FileSink::open(
             path,
@@ -196,14 +270,19 @@ where
     let mut hooks = ReplayCli {
         args,
         // The output file exists now: its identity goes into every checkpoint.
-        settings: settings(args, dir),
+        settings: settings(args, &name),
         leader,
         out,
         late_out,
         late_name,
         since_checkpoint: 0,
         following: false,
-        progress: Progress::offsets("replaying", args.from(), replay.head(), args.quiet),
+        progress: Progress::offsets(
+            "replaying",
+            from.records(),
+            replay.head().records(),
+            args.quiet,
+        ),
     };
     let follow = args.follow.then_some(Follow {
         poll: args.idle_timeout(),
@@ -266,7 +345,7 @@ where
             "{} (version {}): replay of {} offsets {}..{}{resumed}, steps of {}, {workers} worker{}: {} records{late_note}; {} in {:.3} s",
             P::NAME,
             version,
-            dir.display(),
+            name,
             replayed.from,
             replayed.to,
             args.step_size(),
@@ -308,16 +387,17 @@ impl ReplayCli<'_> {
     }
 }
 
-impl<P, I> ReplayHooks<P, I, EventLog> for ReplayCli<'_>
+impl<P, I, L> ReplayHooks<P, I, L> for ReplayCli<'_>
 where
     P: Pipeline,
     P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
+    L: Log,
 {
     fn step(
         &mut self,
-        replay: &mut Replay<P, I>,
-        step: ReplayStep<P::Output>,
+        replay: &mut Replay<P, I, L>,
+        step: ReplayStep<P::Output, L::Position>,
     ) -> Result<Control, Error> {
         if self.args.changes && self.leader {
             self.out.write_changes(&step.changes)?;
@@ -339,15 +419,15 @@ where
             checkpoint.save(path)?;
             self.since_checkpoint = 0;
         }
-        self.progress.set_total(replay.head());
-        self.progress.set(replay.position());
+        self.progress.set_total(replay.head().records());
+        self.progress.set(replay.position().records());
         if self.following {
             self.flush()?;
         }
         Ok(Control::Continue)
     }
 
-    fn at_head(&mut self, _replay: &mut Replay<P, I>) -> Result<Control, Error> {
+    fn at_head(&mut self, _replay: &mut Replay<P, I, L>) -> Result<Control, Error> {
         self.following = self.args.follow;
         if self.following {
             self.progress.note("at the head, following".into());
@@ -360,7 +440,7 @@ where
 
     fn idle(
         &mut self,
-        _replay: &mut Replay<P, I>,
+        _replay: &mut Replay<P, I, L>,
         changes: Vec<Change<P::Output>>,
     ) -> Result<Control, Error> {
         if self.args.changes && self.leader {

@@ -43,11 +43,18 @@ pub trait Position:
 {
     /// Whether every record before `other` is also before `self` (for one partition: `self >= other`).
     fn covers(&self, other: &Self) -> bool;
+
+    /// How many records lie before the position, over every partition (for progress).
+    fn records(&self) -> u64;
 }
 
 impl Position for u64 {
     fn covers(&self, other: &Self) -> bool {
         self >= other
+    }
+
+    fn records(&self) -> u64 {
+        *self
     }
 }
 

@@ -74,6 +74,10 @@ impl super::Position for Offsets {
     fn covers(&self, other: &Self) -> bool {
         (0..self.partitions().max(other.partitions())).all(|p| self.get(p) >= other.get(p))
     }
+
+    fn records(&self) -> u64 {
+        self.0.iter().sum()
+    }
 }
 
 /// What one read of a partitioned log took: how many records of each partition (the step holds

@@ -76,6 +76,17 @@ where
     P: Pipeline<Inputs = (I,)>,
     I: Record + Schema,
 {
+    // The one parse of --log: serving reads the embedded file log (its HTTP answers carry one
+    // offset); a Kafka topic is refused by name rather than taken as a directory.
+    if let Ok(crate::log::LogLocation::Kafka { .. }) =
+        crate::log::LogLocation::parse(&args.log.to_string_lossy())
+    {
+        return Err(Error::Usage(format!(
+            "serve reads the embedded file log, whose answers carry one offset; {} is a Kafka              topic: replay or follow it with --mode replay --log {}",
+            args.log.display(),
+            args.log.display()
+        )));
+    }
     let log = EventLog::open(&args.log, LogOptions::default())
         .map_err(|e| Error::Source(format!("event log {}: {e}", args.log.display())))?;
     // Windows are served while still open, so every window's result is emitted as it changes.
