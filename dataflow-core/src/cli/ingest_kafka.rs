@@ -6,7 +6,9 @@ use crate::cli::progress::Progress;
 use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
 use crate::io::DeadLetterSink;
-use crate::log::{KafkaAddress, KafkaLog, KafkaOptions, LoggedInputs, Offsets, Partitioner, Schema};
+use crate::log::{
+    KafkaAddress, KafkaLog, KafkaOptions, LoggedInputs, Offsets, Partitioner, Schema,
+};
 use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use std::time::{Duration, Instant};
@@ -69,14 +71,18 @@ where
         broker: broker.to_string(),
         topic: topic.to_string(),
     };
-    let log = KafkaLog::create(&address, args.partitions.unwrap_or(1), KafkaOptions::default())
-        .or_else(|e| match (args.partitions, &e) {
-            // An existing topic is taken as it is when no --partitions was asked for.
-            (None, Error::Usage(message)) if message.contains("partitions, not") => {
-                KafkaLog::connect(&address, KafkaOptions::default())
-            }
-            _ => Err(e),
-        })?;
+    let log = KafkaLog::create(
+        &address,
+        args.partitions.unwrap_or(1),
+        KafkaOptions::default(),
+    )
+    .or_else(|e| match (args.partitions, &e) {
+        // An existing topic is taken as it is when no --partitions was asked for.
+        (None, Error::Usage(message)) if message.contains("partitions, not") => {
+            KafkaLog::connect(&address, KafkaOptions::default())
+        }
+        _ => Err(e),
+    })?;
     let mut sources = <P::Inputs as CliInputs>::open(&paths, args.format)?;
     let named = paths
         .iter()
@@ -100,10 +106,8 @@ where
         if pending.is_empty() {
             return Ok(());
         }
-        let refs: Vec<(u64, &I, Option<Vec<u8>>)> = pending
-            .iter()
-            .map(|(t, r, k)| (*t, r, k.clone()))
-            .collect();
+        let refs: Vec<(u64, &I, Option<Vec<u8>>)> =
+            pending.iter().map(|(t, r, k)| (*t, r, k.clone())).collect();
         let (before, after) = log.append_keyed(&refs).map_err(|e| {
             Error::Source(format!(
                 "{e}; {} records of {named} were acknowledged before it",

@@ -252,9 +252,7 @@ where
         }
     }
     let mut replay = match &checkpoint {
-        Some(checkpoint) => {
-            Replay::<P, I, L>::resume(&runner, log, checkpoint, args.step_size())?
-        }
+        Some(checkpoint) => Replay::<P, I, L>::resume(&runner, log, checkpoint, args.step_size())?,
         None => Replay::<P, I, L>::start(&runner, log, from.clone(), args.step_size())?,
     };
     let resumed_at = checkpoint.as_ref().map(|c| c.offset.clone());

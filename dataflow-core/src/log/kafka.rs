@@ -266,11 +266,7 @@ impl KafkaLog {
             let client = within(
                 &runtime,
                 bounded,
-                client.partition_client(
-                    address.topic.clone(),
-                    index,
-                    UnknownTopicHandling::Retry,
-                ),
+                client.partition_client(address.topic.clone(), index, UnknownTopicHandling::Retry),
             )
             .map_err(|e| fail(&format!("cannot reach partition {partition}"), e))?;
             clients.push(client);
@@ -350,7 +346,9 @@ impl KafkaLog {
                 .map_err(|e| self.error("cannot encode a record".into(), e.to_string()))?;
             let partition = match key {
                 Some(key) => (key_hash(key) % partitions as u64) as usize,
-                None => (self.inner.turn.fetch_add(1, Ordering::Relaxed) % partitions as u64) as usize,
+                None => {
+                    (self.inner.turn.fetch_add(1, Ordering::Relaxed) % partitions as u64) as usize
+                }
             };
             let mut headers = BTreeMap::new();
             headers.insert(

@@ -128,6 +128,10 @@ mod tests {
         assert_eq!(Offsets::parse("5,0,12").unwrap(), a);
         assert_eq!(Offsets::parse("[5,0,12]").unwrap(), a);
         assert_eq!(Offsets::parse("").unwrap(), Offsets::default());
-        assert!(Offsets::parse("5,x").unwrap_err().contains("`x` is not an offset"));
+        assert!(
+            Offsets::parse("5,x")
+                .unwrap_err()
+                .contains("`x` is not an offset")
+        );
     }
 }

@@ -1,0 +1,288 @@
+//! Replay across timely processes (`-n 2 -p I -H hosts`): process 0 reads the log, the keyed stages
+//! spread the work over both processes, and the output equals one process with one worker, byte for
+//! byte, with and without a checkpoint. A killed process makes its peer exit non-zero naming it
+//! within a bounded time, and a restart of both resumes from the one checkpoint.
+
+mod common;
+
+use common::{example, run, stdout};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A host file for `n` processes on loopback ports free now.
+fn hostfile(dir: &Path, n: usize) -> PathBuf {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let hosts = dir.join("hosts");
+    std::fs::write(
+        &hosts,
+        listeners
+            .iter()
+            .map(|l| format!("127.0.0.1:{}\n", l.local_addr().unwrap().port()))
+            .collect::<String>(),
+    )
+    .unwrap();
+    hosts
+}
+
+fn spawn(name: &str, args: &[String], index: usize, hosts: &Path) -> Child {
+    Command::new(example(name))
+        .args(args)
+        .args(["-n", "2", "-p", &index.to_string(), "-H"])
+        .arg(hosts)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` for at most `limit`; kills it and fails the test past that.
+fn wait(mut child: Child, limit: Duration, what: &str) -> (std::process::ExitStatus, String) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut err).ok();
+            return (status, err);
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            panic!("{what} still ran after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Generated sales with event times, for windowed_sales: `n` rows over 20 products.
+fn timed_sales(path: &Path, n: usize) {
+    let mut text = String::from("product,quantity,price,ts\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "p{},{},{}.{:02},{}\n",
+            i % 20,
+            1 + i % 7,
+            1 + i % 9,
+            i % 100,
+            1_700_000_000_000u64 + (i as u64) * 60_000
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn ingest(dir: &Path, rows: usize) -> PathBuf {
+    let input = dir.join("sales.csv");
+    timed_sales(&input, rows);
+    let log = dir.join("log");
+    run(
+        "windowed_sales",
+        &[
+            "ingest",
+            "--input",
+            input.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    log
+}
+
+#[test]
+fn two_processes_replay_the_file_log_as_one_worker_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ingest(dir.path(), 3000);
+    let log = log.to_str().unwrap();
+    let one = dir.path().join("one.jsonl");
+    let base = |out: &Path| -> Vec<String> {
+        [
+            "--mode",
+            "replay",
+            "--log",
+            log,
+            "--step-size",
+            "100",
+            "--changes",
+            "--max-delay",
+            "10m",
+            "-q",
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    run(
+        "windowed_sales",
+        &base(&one).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let expected = std::fs::read_to_string(&one).unwrap();
+    assert!(expected.lines().count() > 100, "{expected}");
+
+    let hosts = hostfile(dir.path(), 2);
+    let two = dir.path().join("two.jsonl");
+    let second = spawn("windowed_sales", &base(&two), 1, &hosts);
+    let first = spawn("windowed_sales", &base(&two), 0, &hosts);
+    let (status0, err0) = wait(first, Duration::from_secs(120), "process 0");
+    let (status1, err1) = wait(second, Duration::from_secs(120), "process 1");
+    assert!(status0.success(), "{err0}");
+    assert!(status1.success(), "{err1}");
+    assert_eq!(std::fs::read_to_string(&two).unwrap(), expected);
+
+    // The batch result too (process 0 writes it).
+    let batch = stdout(&run(
+        "windowed_sales",
+        &["--mode", "replay", "--log", log, "-q"],
+    ));
+    let both = dir.path().join("both.jsonl");
+    let mut args: Vec<String> = [
+        "--mode", "replay", "--log", log, "-q", "-w", "2", "--output",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(both.to_str().unwrap().to_string());
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn("windowed_sales", &args, 1, &hosts);
+    let first = spawn("windowed_sales", &args, 0, &hosts);
+    assert!(
+        wait(first, Duration::from_secs(120), "process 0")
+            .0
+            .success()
+    );
+    assert!(
+        wait(second, Duration::from_secs(120), "process 1")
+            .0
+            .success()
+    );
+    assert_eq!(std::fs::read_to_string(&both).unwrap(), batch);
+}
+
+#[test]
+fn a_killed_process_stops_its_peer_by_name_and_a_restart_resumes_from_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ingest(dir.path(), 20_000);
+    let log = log.to_str().unwrap();
+    let args = |out: &Path, checkpoint: &Path| -> Vec<String> {
+        [
+            "--mode",
+            "replay",
+            "--log",
+            log,
+            "--step-size",
+            "50",
+            "--changes",
+            "--max-delay",
+            "10m",
+            "-q",
+            "--checkpoint-every",
+            "5",
+            "--output",
+            out.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let one = dir.path().join("one.jsonl");
+    let one_checkpoint = dir.path().join("one.checkpoint");
+    run(
+        "windowed_sales",
+        &args(&one, &one_checkpoint)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let expected = std::fs::read_to_string(&one).unwrap();
+
+    let out = dir.path().join("two.jsonl");
+    let checkpoint = dir.path().join("two.checkpoint");
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn("windowed_sales", &args(&out, &checkpoint), 1, &hosts);
+    let first = spawn("windowed_sales", &args(&out, &checkpoint), 0, &hosts);
+    // Kill process 1 once process 0 has written a checkpoint.
+    let started = Instant::now();
+    while !checkpoint.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut second = second;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let killed = Instant::now();
+    let (status, err) = wait(
+        first,
+        Duration::from_secs(30),
+        "process 0 after its peer died",
+    );
+    let bound = killed.elapsed();
+    if status.success() {
+        // The run was over before the kill reached it: nothing to recover, the output is whole.
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+        return;
+    }
+    assert!(
+        err.contains("lost its connection to process 1"),
+        "process 0 names the lost process: {err}"
+    );
+    assert!(bound < Duration::from_secs(10), "exited after {bound:?}");
+
+    // A restart of both resumes from the checkpoint: the same output, byte for byte.
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn("windowed_sales", &args(&out, &checkpoint), 1, &hosts);
+    let first = spawn("windowed_sales", &args(&out, &checkpoint), 0, &hosts);
+    let (status0, err0) = wait(first, Duration::from_secs(120), "restarted process 0");
+    let (status1, err1) = wait(second, Duration::from_secs(120), "restarted process 1");
+    assert!(status0.success(), "{err0}");
+    assert!(status1.success(), "{err1}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+}
+
+#[test]
+fn a_killed_process_zero_stops_its_peer_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ingest(dir.path(), 20_000);
+    let out = dir.path().join("out.jsonl");
+    let args: Vec<String> = [
+        "--mode",
+        "replay",
+        "--log",
+        log.to_str().unwrap(),
+        "--step-size",
+        "20",
+        "--changes",
+        "-q",
+        "--output",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn("windowed_sales", &args, 1, &hosts);
+    let mut first = spawn("windowed_sales", &args, 0, &hosts);
+    let started = Instant::now();
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no output");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (status, err) = wait(
+        second,
+        Duration::from_secs(10),
+        "process 1 after process 0 died",
+    );
+    assert!(
+        !status.success(),
+        "process 1 cannot finish without process 0"
+    );
+    assert!(err.contains("lost its connection to process 0"), "{err}");
+}
