@@ -1,14 +1,15 @@
 //! A process of a cluster whose peer died: timely has no failure recovery, and its network threads
 //! panic when a connection to another process breaks ("timely communication error: ..."), which can
 //! leave the workers waiting forever. This watch turns that into one clear error naming the lost
-//! process and an exit with status 3 within [`GRACE`], so a supervisor can restart every process
-//! (a checkpointed replay then resumes from its checkpoint).
+//! process and an exit with status 3 as soon as the connection breaks, so a supervisor can restart
+//! every process (a checkpointed replay then resumes from its checkpoint).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// How long after a lost connection the process exits, at most: time for the error to be printed.
+/// How often a thread that panicked after the first lost connection looks again (it never returns:
+/// the process is exiting).
 pub(crate) const GRACE: Duration = Duration::from_millis(200);
 
 /// The exit status of a process whose peer died.
@@ -27,43 +28,41 @@ fn peer_of(thread: &str) -> Option<usize> {
 }
 
 /// Watches this process (`process` of `processes`) for a broken connection to a peer. Idempotent.
+///
+/// The first panic of a timely network thread names the peer: the process prints the error and
+/// exits at once, from that thread, before the workers' own failures (which may abort the process
+/// without a word) can follow.
 pub(crate) fn watch(process: usize, processes: usize) {
     WATCHING.get_or_init(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let thread = std::thread::current();
-            let peer = thread.name().and_then(peer_of);
-            match peer {
+            match thread.name().and_then(peer_of) {
                 Some(peer) => {
-                    // The first broken connection names the peer; the rest are its echoes.
-                    let _ = LOST.compare_exchange(0, peer + 1, Ordering::SeqCst, Ordering::SeqCst);
-                }
-                None if LOST.load(Ordering::SeqCst) > 0 => {
-                    // Workers failing because a peer is gone: already reported.
-                }
-                None => previous(info),
-            }
-        }));
-        std::thread::Builder::new()
-            .name("peer-watch".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(Duration::from_millis(20));
-                    let lost = LOST.load(Ordering::SeqCst);
-                    if lost > 0 {
-                        std::thread::sleep(GRACE / 2);
+                    if LOST
+                        .compare_exchange(0, peer + 1, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
                         eprintln!(
-                            "error: process {process} of {processes} lost its connection to process \
-                             {} (it exited or its host is unreachable): a timely cluster cannot go \
-                             on without it; restart every process (a replay with --checkpoint \
-                             resumes from its checkpoint)",
-                            lost - 1
+                            "error: process {process} of {processes} lost its connection to \
+                             process {peer} (it exited or its host is unreachable): a timely \
+                             cluster cannot go on without it; restart every process (a replay \
+                             with --checkpoint resumes from its checkpoint)"
                         );
                         std::process::exit(LOST_PEER_STATUS);
                     }
+                    // The echoes of the first broken connection wait for its exit.
+                    loop {
+                        std::thread::sleep(GRACE);
+                    }
                 }
-            })
-            .ok();
+                None if LOST.load(Ordering::SeqCst) > 0 => loop {
+                    // Workers failing because a peer is gone: the process is exiting.
+                    std::thread::sleep(GRACE);
+                },
+                None => previous(info),
+            }
+        }));
     });
 }
 
