@@ -162,7 +162,6 @@ where
         }
     }
     flush(&mut pending)?;
-    drop(flush);
     drop(shown);
     dead.flush()?;
     let how = how.unwrap_or_else(|| partitioner::<P>(None::<&I>));

@@ -361,7 +361,7 @@ impl KafkaLog {
             );
             let timestamp = i64::try_from(*event_time)
                 .ok()
-                .and_then(|ms| rskafka::chrono::DateTime::from_timestamp_millis(ms))
+                .and_then(rskafka::chrono::DateTime::from_timestamp_millis)
                 .unwrap_or_default();
             per_partition[partition].push(Record {
                 key: key.clone(),
@@ -660,9 +660,8 @@ impl<I: Schema> KafkaTail<I> {
         self.parts
             .iter()
             .filter(|part| {
-                !part
-                    .caught_up
-                    .is_some_and(|since| since.elapsed() >= idle_after)
+                part.caught_up
+                    .is_none_or(|since| since.elapsed() < idle_after)
             })
             .map(|part| part.max_time.unwrap_or(0))
             .min()
