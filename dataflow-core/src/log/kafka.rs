@@ -814,3 +814,77 @@ impl<I: Schema + 'static> Tail<I> for KafkaTail<I> {
         Ok(taken)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(headers: &[(&str, Vec<u8>)], value: Vec<u8>) -> Record {
+        Record {
+            key: None,
+            value: Some(value),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            timestamp: Default::default(),
+        }
+    }
+
+    #[test]
+    fn records_carry_event_time_and_schema_version_in_headers() {
+        let payload = postcard::to_stdvec(&"hello".to_string()).unwrap();
+        let good = record(
+            &[
+                (EVENT_TIME_HEADER, 42u64.to_be_bytes().to_vec()),
+                (SCHEMA_VERSION_HEADER, 1u32.to_be_bytes().to_vec()),
+            ],
+            payload.clone(),
+        );
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Text(String);
+        impl Schema for Text {
+            const VERSION: u32 = 1;
+        }
+        assert_eq!(
+            decode::<Text>(&good).unwrap(),
+            (42, Text("hello".to_string()))
+        );
+        let bare = record(&[], payload.clone());
+        assert!(
+            decode::<Text>(&bare)
+                .unwrap_err()
+                .contains("no `event-time` header")
+        );
+        let short = record(
+            &[
+                (EVENT_TIME_HEADER, vec![1, 2]),
+                (SCHEMA_VERSION_HEADER, 1u32.to_be_bytes().to_vec()),
+            ],
+            payload.clone(),
+        );
+        assert!(
+            decode::<Text>(&short)
+                .unwrap_err()
+                .contains("2 bytes, not 8")
+        );
+        let unknown = record(
+            &[
+                (EVENT_TIME_HEADER, 42u64.to_be_bytes().to_vec()),
+                (SCHEMA_VERSION_HEADER, 9u32.to_be_bytes().to_vec()),
+            ],
+            payload,
+        );
+        assert!(
+            decode::<Text>(&unknown)
+                .unwrap_err()
+                .contains("schema version 9")
+        );
+    }
+
+    #[test]
+    fn equal_keys_hash_alike() {
+        assert_eq!(key_hash(b"[\"tea\"]"), key_hash(b"[\"tea\"]"));
+        assert_ne!(key_hash(b"[\"tea\"]"), key_hash(b"[\"jam\"]"));
+    }
+}
