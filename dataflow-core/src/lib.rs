@@ -145,6 +145,8 @@ pub mod kappa;
 pub mod log;
 #[doc(hidden)]
 pub mod macro_support;
+#[cfg(any(feature = "metrics", feature = "cli"))]
+pub mod observe;
 pub mod operators;
 pub mod params;
 pub mod pipeline;

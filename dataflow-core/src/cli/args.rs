@@ -4,6 +4,7 @@ use crate::io::Format;
 use crate::log::{LogLocation, Offsets};
 use crate::time::{Emit, Window, WindowKind, parse_duration};
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,6 +32,9 @@ pub enum Explain {
     Dot,
     /// The serialized plan.
     Json,
+    /// The plan graph as an SVG picture, fused stages inside their operator (laid out in Rust:
+    /// no Graphviz needed).
+    Svg,
 }
 
 /// The command line shared by every pipeline: flags that run it, or the `ingest` command.
@@ -127,6 +131,10 @@ pub struct Args {
     /// Print the pipeline's name and version and exit.
     #[arg(short = 'V', long)]
     pub version: bool,
+    /// Serve the run's metrics (Prometheus text format) at http://ADDR/metrics while it runs, e.g.
+    /// `127.0.0.1:9464` (port 0: any free port; the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// No progress and no summary line on standard error (errors and dead letters still go there).
     /// Progress is shown only when standard error is a terminal.
     #[arg(short = 'q', long)]
@@ -200,6 +208,9 @@ pub struct IngestArgs {
     /// Continue an interrupted ingest of the same input: skip what the log already acknowledged.
     #[arg(long)]
     pub resume: bool,
+    /// Serve the ingest's metrics at http://ADDR/metrics while it runs.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// No progress and no summary line on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -1,6 +1,7 @@
 //! Batch and stream mode: the input file fed as one batch, or as an unbounded stream of steps.
 
 use crate::cli::inputs::{CliInputs, input_paths, read_all, total_bytes};
+use crate::cli::metrics::RunMetrics;
 use crate::cli::progress::Progress;
 use crate::cli::{
     Args, Mode, cluster_of, input_format, late_note, late_output, output_counts,
@@ -59,16 +60,27 @@ where
     let (mut late_out, late_name) = late_output(args)?;
     let runner = runner_of::<P>(args, cluster);
     let version = runner.version();
+    let mode = if args.mode == Mode::Batch { "batch" } else { "stream" };
+    let metrics = RunMetrics::start::<P>(args.metrics, &version, mode, args.quiet)?;
+    let runner = metrics.runner(runner);
 
     let output = {
         // Only the leader reports dead letters: every process reads the whole input.
         let mut letters = |letter: DeadLetter| if leader { dead.write(&letter) } else { Ok(()) };
         match args.mode {
             Mode::Batch => {
-                let progress = Progress::bytes("reading", total_bytes(&paths), args.quiet);
+                let progress = Progress::bytes("reading", total_bytes(&paths), args.quiet)
+                    .on_set(metrics.bytes_gauge());
                 let batch = read_all::<P>(&mut sources, &progress, &mut letters)?;
+                let records = <P::Inputs as Inputs>::len(&batch) as u64;
+                metrics.sources(
+                    <P::Inputs as CliInputs>::stats(&sources),
+                    <P::Inputs as CliInputs>::bytes_read(&sources),
+                );
                 progress.note("running".into());
-                runner.batch_of(batch)?
+                let output = runner.batch_of(batch)?;
+                metrics.step(records, output.records.len() as u64, output.late.len() as u64);
+                output
             }
             // (Replay mode returned above.)
             Mode::Stream | Mode::Replay => {
@@ -82,18 +94,19 @@ where
                         &mut step,
                         &mut letters,
                     )?;
-                    progress.set(<P::Inputs as CliInputs>::bytes_read(&sources));
-                    if <P::Inputs as Inputs>::len(&step) > 0 {
+                    let bytes = <P::Inputs as CliInputs>::bytes_read(&sources);
+                    progress.set(bytes);
+                    metrics.sources(<P::Inputs as CliInputs>::stats(&sources), bytes);
+                    let records = <P::Inputs as Inputs>::len(&step) as u64;
+                    if records > 0 {
                         let changes = running.push_batch(step)?;
                         if args.changes && leader {
                             write_changes(&mut out, &changes, &out_name)?;
                         }
-                        write_late(
-                            &mut late_out,
-                            &running.take_late(),
-                            &late_name,
-                            args.late.is_none(),
-                        )?;
+                        let late = running.take_late();
+                        metrics.step(records, changes.len() as u64, late.len() as u64);
+                        metrics.watermark(&running);
+                        write_late(&mut late_out, &late, &late_name, args.late.is_none())?;
                     } else if state.waiting {
                         // A live input has nothing more for now: what was written so far is made
                         // visible before waiting.

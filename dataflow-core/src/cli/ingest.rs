@@ -1,6 +1,7 @@
 //! `ingest`: appends an input file's records to the event log, with their event times.
 
 use crate::cli::inputs::{CliInputs, input_paths, total_bytes};
+use crate::cli::metrics::RunMetrics;
 use crate::cli::progress::Progress;
 use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
@@ -207,6 +208,9 @@ where
     let mut ordinal = 0u64;
     let mut reported = Instant::now();
     let shown = Progress::bytes("ingesting", total_bytes(&paths), args.quiet);
+    let version = P::version();
+    let metrics = RunMetrics::start::<P>(args.metrics, &version, "ingest", args.quiet)?;
+    let mut counted = 0;
     loop {
         let mut step = <P::Inputs as Inputs>::empty();
         let state = <P::Inputs as CliInputs>::read(
@@ -264,7 +268,13 @@ where
                 }
             }
         }
-        shown.set(<P::Inputs as CliInputs>::bytes_read(&sources));
+        let bytes = <P::Inputs as CliInputs>::bytes_read(&sources);
+        shown.set(bytes);
+        let stats = <P::Inputs as CliInputs>::stats(&sources);
+        metrics.sources(stats, bytes);
+        metrics.step(stats.ok.saturating_sub(counted), 0, 0);
+        counted = stats.ok;
+        metrics.log(progress.next_offset, progress.next_offset);
         if state.ended {
             break;
         }

@@ -52,7 +52,9 @@
 //!   `--lateness`, `--window` and `--emit` (which replace those of every window stage); records too
 //!   late for their window go to the late output (standard error unless `--late PATH`) and are counted.
 //! * `--explain` prints the plan as text and as a Mermaid graph (`--explain=dot` for Graphviz,
-//!   `--explain=json` for the serialized plan) and exits.
+//!   `--explain=json` for the serialized plan, `--explain=svg` for a picture) and exits.
+//! * `--metrics ADDR` serves the run's metrics at `http://ADDR/metrics` while it runs (see
+//!   [`crate::observe`]); `RUST_LOG` filters the logs on standard error (warnings by default).
 
 mod args;
 mod feed;
@@ -60,8 +62,9 @@ mod ingest;
 #[cfg(feature = "kafka")]
 mod ingest_kafka;
 mod inputs;
+mod metrics;
 mod peers;
-mod progress;
+pub(crate) mod progress;
 mod replay;
 
 pub(crate) use args::parse_param;
@@ -90,6 +93,7 @@ where
     P::Inputs: CliInputs<Entry = I>,
     I: Record + Schema,
 {
+    crate::observe::init_logging();
     let matches = command::<P, I>().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(args) => args,
@@ -211,6 +215,7 @@ fn explain_plan<P: Pipeline>(
         Explain::Text => write!(out, "{}{serving}", plan.to_text()),
         Explain::Mermaid => write!(out, "{}", plan.to_mermaid()),
         Explain::Dot => write!(out, "{}", plan.to_dot()),
+        Explain::Svg => writeln!(out, "{}", crate::observe::plan_svg(plan)),
         Explain::Json => {
             let mut json = serde_json::to_value(plan).map_err(std::io::Error::other)?;
             if let serde_json::Value::Object(fields) = &mut json {

@@ -8,6 +8,8 @@ use std::time::Duration;
 pub(crate) struct Progress {
     bar: ProgressBar,
     quiet: bool,
+    /// Told every new position (a metrics gauge).
+    on_set: Option<Box<dyn Fn(u64)>>,
 }
 
 impl Progress {
@@ -41,12 +43,25 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(total), target).with_style(style);
         bar.set_prefix(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(250));
-        Progress { bar, quiet }
+        Progress {
+            bar,
+            quiet,
+            on_set: None,
+        }
+    }
+
+    /// Tells `f` every position set, as well as the bar.
+    pub(crate) fn on_set(mut self, f: Box<dyn Fn(u64)>) -> Progress {
+        self.on_set = Some(f);
+        self
     }
 
     /// Where the run is now.
     pub(crate) fn set(&self, position: u64) {
         self.bar.set_position(position);
+        if let Some(f) = &self.on_set {
+            f(position);
+        }
     }
 
     /// A new total (a followed log's head moves on).

@@ -1,6 +1,7 @@
 //! `--mode replay`: feeds the pipeline from the event log, following its tail if asked, with
 //! checkpoints.
 
+use crate::cli::metrics::RunMetrics;
 use crate::cli::progress::Progress;
 use crate::cli::{Args, CliInputs, cluster_of, late_note, late_output, output_counts, runner_of};
 use crate::error::Error;
@@ -223,6 +224,8 @@ where
 {
     let started = Instant::now();
     let leader = true;
+    let metrics = RunMetrics::start::<P>(args.metrics, &runner.version(), "replay", args.quiet)?;
+    let runner = metrics.runner(runner);
     let checkpoint = match &args.checkpoint {
         Some(path) => Checkpoint::<P::Output, L::Position>::load(path)?,
         None => None,
@@ -275,6 +278,7 @@ where
         late_name,
         since_checkpoint: 0,
         following: false,
+        metrics: &metrics,
         progress: Progress::offsets(
             "replaying",
             from.records(),
@@ -371,6 +375,8 @@ struct ReplayCli<'a> {
     following: bool,
     /// Offsets replayed against the head, on a terminal.
     progress: Progress,
+    /// `--metrics`.
+    metrics: &'a RunMetrics,
 }
 
 impl ReplayCli<'_> {
@@ -401,6 +407,12 @@ where
             self.out.write_changes(&step.changes)?;
         }
         let late = replay.running().take_late();
+        let records = step.to.records().saturating_sub(step.from.records());
+        self.metrics
+            .step(records, step.changes.len() as u64, late.len() as u64);
+        self.metrics.watermark(replay.running());
+        self.metrics
+            .log(replay.head().records(), replay.position().records());
         write_late(
             &mut self.late_out,
             &late,

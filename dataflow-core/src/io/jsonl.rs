@@ -36,9 +36,7 @@ pub fn write_records<O: Serialize + Debug>(
     name: &str,
 ) -> Result<(), Error> {
     for (record, diff) in output.records.iter().filter(|(_, diff)| *diff < 0) {
-        eprintln!(
-            "warning: {pipeline}: output record with negative multiplicity {diff}: {record:?}"
-        );
+        tracing::warn!("{pipeline}: output record with negative multiplicity {diff}: {record:?}");
     }
     output
         .iter_expanded()

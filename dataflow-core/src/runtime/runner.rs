@@ -65,6 +65,8 @@ pub struct Runner<P> {
     params: Params,
     /// In a cluster, process 0 alone is handed the input (see [`Runner::input_on_process_zero`]).
     input_on_zero: bool,
+    #[cfg(feature = "metrics")]
+    metrics: Option<Arc<crate::observe::Metrics>>,
     _pipeline: PhantomData<fn() -> P>,
 }
 
@@ -78,6 +80,8 @@ impl<P> Clone for Runner<P> {
             windows: self.windows,
             params: self.params.clone(),
             input_on_zero: self.input_on_zero,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics.clone(),
             _pipeline: PhantomData,
         }
     }
@@ -105,6 +109,8 @@ impl<P: Pipeline> Runner<P> {
             windows: WindowOverrides::default(),
             params: Params::new(),
             input_on_zero: false,
+            #[cfg(feature = "metrics")]
+            metrics: None,
             _pipeline: PhantomData,
         }
     }
@@ -117,6 +123,15 @@ impl<P: Pipeline> Runner<P> {
     /// keeps its own share.
     pub fn input_on_process_zero(mut self, yes: bool) -> Self {
         self.input_on_zero = yes;
+        self
+    }
+
+    /// Measures every operator of the runs this runner starts (busy time, records in and out,
+    /// arrangement sizes) into `metrics`, from timely's and differential's logging (feature
+    /// `metrics`; see [`crate::observe`]).
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: Arc<crate::observe::Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -235,8 +250,14 @@ impl<P: Pipeline> Runner<P> {
         let thread_sender = Mutex::new(thread_sender);
         let worker_ctx = ctx.clone();
         let in_cluster = self.cluster.processes > 1;
+        #[cfg(feature = "metrics")]
+        let metrics = self.metrics.clone();
 
         let guards = timely::execute(config, move |worker| {
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &metrics {
+                crate::observe::operators::attach(worker, metrics);
+            }
             let local_index = worker.index() % local;
             let leader = local_index == 0;
             let feed = receivers
@@ -411,6 +432,11 @@ impl<P: Pipeline> Running<P> {
     /// The current watermark, ms (event-time pipelines).
     pub fn watermark(&self) -> u64 {
         self.watermark
+    }
+
+    /// The greatest event time seen so far, ms (event-time pipelines; `None` before any record).
+    pub fn max_event_time(&self) -> Option<u64> {
+        self.max_seen
     }
 
     /// Takes the records that arrived too late for their windows since the last call.

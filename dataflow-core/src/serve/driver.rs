@@ -84,6 +84,11 @@ where
         }
         let late = replay.running().take_late().len() as u64;
         shared.late.fetch_add(late, Ordering::Relaxed);
+        shared.metrics.add_late(late);
+        let running = replay.running();
+        shared
+            .metrics
+            .set_watermark(running.watermark(), running.max_event_time());
         let watermark = watermark_of::<P>(replay.running().watermark());
         let snapshot = table.snapshot(step.to, None, watermark);
         shared.publish(

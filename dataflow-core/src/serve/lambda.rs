@@ -201,6 +201,11 @@ where
         };
         let late = lambda.speed.running().take_late().len() as u64;
         shared.late.fetch_add(late, Ordering::Relaxed);
+        shared.metrics.add_late(late);
+        let running = lambda.speed.running();
+        shared
+            .metrics
+            .set_watermark(running.watermark(), running.max_event_time());
         let mut touched = BTreeSet::new();
         for change in &step.changes {
             let key = lambda.merge_key(&change.record)?;

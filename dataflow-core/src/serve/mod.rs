@@ -17,6 +17,10 @@
 //! | `GET /v1/health` | the offset covered, the log's head, subscribers, late records, the architecture |
 //! | `GET /v1/plan` | the plan as JSON, its version, the view key and whether the plan is mergeable |
 //! | `POST /v1/batch` | Lambda: recompute the batch view now |
+//! | `GET /metrics` | the server's metrics in the Prometheus text format ([`crate::observe::Metrics`]) |
+//! | `GET /` | the dashboard: the plan, live rates and watermark lag, dead-letter and late counts, the view with a search over its key, and in Lambda the boundary and the speed layer's size |
+//! | `GET /v1/stats` | what the dashboard polls: [`crate::observe::Stats`] as JSON |
+//! | `GET /v1/plan.svg` | the plan as an SVG picture |
 //!
 //! Parameters of `/v1/view` (and, where they apply, of `/v1/view/key/{key}`):
 //!
@@ -100,6 +104,7 @@
 //! # Ok::<(), dataflow_core::Error>(())
 //! ```
 
+mod dashboard;
 mod driver;
 mod error;
 mod events;
@@ -116,6 +121,7 @@ pub use snapshot::{KeyRows, Retention, RowChange, Snapshot};
 use crate::error::Error;
 use crate::io::Format;
 use crate::log::{Log, Schema};
+use crate::observe::Metrics;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::runtime::Runner;
@@ -216,12 +222,21 @@ pub(crate) struct Shared {
     failure: Mutex<Option<String>>,
     late: AtomicU64,
     stop: AtomicBool,
+    /// What `/metrics` and the dashboard show.
+    metrics: Arc<Metrics>,
 }
 
 impl Shared {
     /// Publishes a step's changes and the snapshot after it: retained first, so that an offset a
     /// reader sees as current can be read `as_of`.
     fn publish(&self, step: StepChanges, snapshot: Snapshot) {
+        self.metrics
+            .record_offset(snapshot.offset, step.changes.len() as u64);
+        self.metrics.set_view(
+            snapshot.rows.len() as u64,
+            snapshot.boundary,
+            snapshot.offset,
+        );
         let snapshot = Arc::new(snapshot);
         lock(&self.retained).push(Arc::clone(&snapshot));
         lock(&self.hub).publish(Arc::new(step), Arc::clone(&snapshot));
@@ -267,6 +282,16 @@ impl Server {
     /// The current snapshot of the view.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.shared.latest()
+    }
+
+    /// The server's metrics, as `GET /metrics` answers them.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// The log's head.
+    pub fn head(&self) -> u64 {
+        (self.shared.head)()
     }
 
     /// Waits until the pipeline's driver ends (an error, or [`Server::stop`] from another handle),
@@ -357,6 +382,13 @@ where
         .map_err(|e| Error::io(options.listen.to_string(), e))?;
     let (batch_tx, batch_rx) = std::sync::mpsc::channel();
     let head_log = log.clone();
+    let metrics = Arc::new(Metrics::new(
+        P::NAME,
+        &runner.version(),
+        options.architecture.as_str(),
+        P::EVENT_TIME,
+    ));
+    let runner = runner.metrics(Arc::clone(&metrics));
     let shared = Arc::new(Shared {
         pipeline: P::NAME,
         version: P::version(),
@@ -368,12 +400,16 @@ where
         current: watch::Sender::new(Arc::new(Snapshot::default())),
         retained: Mutex::new(Retained::new(options.retention)),
         hub: Mutex::new(Hub::new(options.history, options.subscriber_buffer)),
-        post: events::post_fn::<P, I, L>(log.clone()),
+        post: dashboard::counting_dead_letters(
+            events::post_fn::<P, I, L>(log.clone()),
+            Arc::clone(&metrics),
+        ),
         head: Box::new(move || head_log.head()),
         batch: (options.architecture == Architecture::Lambda).then(|| Mutex::new(batch_tx.clone())),
         failure: Mutex::new(None),
         late: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        metrics,
     });
     lock(&shared.retained).push(shared.latest());
 
@@ -384,7 +420,7 @@ where
         .build()
         .map_err(|e| Error::Source(format!("cannot start the HTTP runtime: {e}")))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = routes::router(Arc::clone(&shared));
+    let app = dashboard::observed(routes::router(Arc::clone(&shared)), &shared);
     let http = std::thread::Builder::new()
         .name("serve-http".into())
         .spawn(move || {
