@@ -75,7 +75,7 @@ impl RunMetrics {
     }
 
     /// A function setting the bytes-read gauge, for a progress bar to call.
-    pub(crate) fn bytes_gauge(&self) -> Box<dyn Fn(u64)> {
+    pub(crate) fn bytes_gauge(&self) -> Box<dyn Fn(u64) + Send + Sync> {
         #[cfg(feature = "serve")]
         if let Some((metrics, _)) = &self.served {
             let metrics = Arc::clone(metrics);

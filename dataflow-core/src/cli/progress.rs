@@ -9,7 +9,7 @@ pub(crate) struct Progress {
     bar: ProgressBar,
     quiet: bool,
     /// Told every new position (a metrics gauge).
-    on_set: Option<Box<dyn Fn(u64)>>,
+    on_set: Option<Box<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl Progress {
@@ -51,7 +51,7 @@ impl Progress {
     }
 
     /// Tells `f` every position set, as well as the bar.
-    pub(crate) fn on_set(mut self, f: Box<dyn Fn(u64)>) -> Progress {
+    pub(crate) fn on_set(mut self, f: Box<dyn Fn(u64) + Send + Sync>) -> Progress {
         self.on_set = Some(f);
         self
     }

@@ -173,7 +173,8 @@ fn now_millis() -> i64 {
 
 impl Metrics {
     /// The metrics of pipeline `pipeline` at `version`, run in `mode` (`batch`, `stream`,
-    /// `replay`, `ingest`, `serve`); `event_time` says whether it has watermarks.
+    /// `replay`, `ingest`, or `kappa` / `lambda` for `serve`); `event_time` says whether it has
+    /// watermarks. Only the metrics that mean something for the mode are shown.
     pub fn new(pipeline: &str, version: &str, mode: &str, event_time: bool) -> Metrics {
         let mut registry = Registry::default();
         let info = Info::new(vec![
@@ -187,9 +188,17 @@ impl Metrics {
             registry.register(name, help, counter.clone());
             counter
         };
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+        // Gauges that mean nothing for this run are not shown: watermarks without event time,
+        // log offsets without a log, the view outside `serve`, Lambda's outside Lambda.
+        let serving = matches!(mode, "kappa" | "lambda" | "serve");
+        let reads_files = matches!(mode, "batch" | "stream" | "ingest");
+        let has_log = serving || matches!(mode, "replay" | "ingest");
+        let lambda = mode == "lambda";
+        let gauge_if = |shown: bool, registry: &mut Registry, name: &str, help: &str| {
             let gauge: Gauge = Gauge::default();
-            registry.register(name, help, gauge.clone());
+            if shown {
+                registry.register(name, help, gauge.clone());
+            }
             gauge
         };
         let r = &mut registry;
@@ -208,50 +217,52 @@ impl Metrics {
             "Input records per second over the last 5 s",
             events_per_second.clone(),
         );
-        let input_bytes = gauge(r, "dataflow_input_bytes_read", "Bytes of input files read");
-        let watermark = gauge(r, "dataflow_watermark_milliseconds", "The watermark");
-        let newest_event_time = gauge(
+        let input_bytes = gauge_if(reads_files, r, "dataflow_input_bytes_read", "Bytes of input files read");
+        let watermark = gauge_if(event_time, r, "dataflow_watermark_milliseconds", "The watermark");
+        let newest_event_time = gauge_if(event_time, 
             r,
             "dataflow_newest_event_time_milliseconds",
             "The greatest event time seen",
         );
-        let watermark_lag = gauge(
+        let watermark_lag = gauge_if(event_time, 
             r,
             "dataflow_watermark_lag_milliseconds",
             "Newest event time minus watermark",
         );
-        let wall_clock_lag = gauge(
+        let wall_clock_lag = gauge_if(event_time, 
             r,
             "dataflow_watermark_wall_clock_lag_milliseconds",
             "Wall clock minus watermark",
         );
-        let log_head = gauge(r, "dataflow_log_head_offset", "The event log's head");
-        let offset_covered = gauge(r, "dataflow_log_offset_covered", "The offset covered");
-        let view_keys = gauge(r, "dataflow_view_keys", "Keys in the served view");
-        let boundary = gauge(
+        let log_head = gauge_if(has_log, r, "dataflow_log_head_offset", "The event log's head");
+        let offset_covered = gauge_if(has_log, r, "dataflow_log_offset_covered", "The offset covered");
+        let view_keys = gauge_if(serving, r, "dataflow_view_keys", "Keys in the served view");
+        let boundary = gauge_if(lambda, 
             r,
             "dataflow_lambda_boundary_offset",
             "The batch view's boundary",
         );
-        let speed_layer_records = gauge(
+        let speed_layer_records = gauge_if(lambda, 
             r,
             "dataflow_lambda_speed_layer_records",
             "Records in the speed layer",
         );
         let requests = Family::<RequestLabels, Counter>::default();
-        r.register(
-            "dataflow_http_requests",
-            "HTTP requests answered",
-            requests.clone(),
-        );
         let request_seconds: LatencyFamily = Family::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
         });
-        r.register(
-            "dataflow_http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            request_seconds.clone(),
-        );
+        if serving {
+            r.register(
+                "dataflow_http_requests",
+                "HTTP requests answered",
+                requests.clone(),
+            );
+            r.register(
+                "dataflow_http_request_duration_seconds",
+                "Time to answer an HTTP request",
+                request_seconds.clone(),
+            );
+        }
         let operators = OperatorFamilies {
             busy_seconds: Family::default(),
             records_in: Family::default(),

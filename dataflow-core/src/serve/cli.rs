@@ -1,6 +1,7 @@
 //! `serve` on the command line: `<example> serve --log DIR --listen 127.0.0.1:8080
 //! [--architecture kappa|lambda] [--batch-every 10s]`.
 
+use crate::cli::progress::Progress;
 use crate::error::Error;
 use crate::log::{EventLog, LogOptions, Schema};
 use crate::pipeline::Pipeline;
@@ -12,6 +13,8 @@ use clap::{ArgAction, ValueEnum};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// `--architecture`, as the command line names it.
@@ -65,6 +68,10 @@ pub struct ServeArgs {
     /// Threads answering HTTP.
     #[arg(long, default_value_t = 2)]
     pub http_threads: usize,
+    /// No progress on standard error (shown only when it is a terminal: the catch-up with the
+    /// log, then serving).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -139,5 +146,57 @@ where
     std::io::stdout()
         .flush()
         .map_err(|e| Error::io("stdout", e))?;
-    server.wait()
+    let shown = show_progress(server.position(), P::NAME, args.quiet);
+    let result = server.wait();
+    shown.stop();
+    result
+}
+
+/// The progress of a server on standard error: its catch-up with the log, then serving.
+struct ShownProgress {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ShownProgress {
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Shows `position` (offset covered, head) four times a second until stopped.
+fn show_progress(
+    position: impl Fn() -> (u64, u64) + Send + 'static,
+    pipeline: &'static str,
+    quiet: bool,
+) -> ShownProgress {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("serve-progress".into())
+        .spawn(move || {
+            let (_, head) = position();
+            let progress = Progress::offsets("catching up", 0, head, quiet);
+            let mut caught_up = false;
+            while !stopped.load(Ordering::Relaxed) {
+                let (offset, head) = position();
+                progress.set_total(head.max(offset));
+                progress.set(offset);
+                if !caught_up && offset >= head {
+                    caught_up = true;
+                    tracing::info!("{pipeline}: caught up with the log at offset {offset}: serving");
+                }
+                progress.note(if offset >= head {
+                    "serving".to_string()
+                } else {
+                    format!("{} behind the head", head - offset)
+                });
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+        .ok();
+    ShownProgress { stop, thread }
 }

@@ -359,6 +359,12 @@ where
             .chain(speed_layer.keys())
             .cloned()
             .collect();
+        tracing::info!(
+            "{}: batch view over offsets 0..{} switched in, with a speed layer from it at offset {}",
+            P::NAME,
+            view.boundary,
+            speed.position()
+        );
         self.boundary = view.boundary;
         self.batch = batch;
         self.batch_event_time = view.max_event_time;

@@ -249,6 +249,7 @@ impl Shared {
     }
 
     fn fail(&self, error: &Error) {
+        tracing::error!("{}: serving failed: {error}", self.pipeline);
         *lock(&self.failure) = Some(error.to_string());
     }
 }
@@ -292,6 +293,13 @@ impl Server {
     /// The log's head.
     pub fn head(&self) -> u64 {
         (self.shared.head)()
+    }
+
+    /// A function telling the offset the view covers and the log's head, for a progress display
+    /// on another thread.
+    pub fn position(&self) -> impl Fn() -> (u64, u64) + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || (shared.latest().offset, (shared.head)())
     }
 
     /// Waits until the pipeline's driver ends (an error, or [`Server::stop`] from another handle),
