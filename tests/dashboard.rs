@@ -179,7 +179,12 @@ fn the_dashboard_shows_the_plan_the_rates_and_the_searched_row() {
     );
     // The plan, as the picture the page fetched: every stage inside its operator.
     assert!(dom.contains("<title>daily_sales plan</title>"), "{dom}");
-    for stage in ["hash aggregate", "#2 aggregate(", "#1 key_by(", "fused operator"] {
+    for stage in [
+        "hash aggregate",
+        "#2 aggregate(",
+        "#1 key_by(",
+        "fused operator",
+    ] {
         assert!(dom.contains(stage), "the plan lacks {stage}: {dom}");
     }
     // The rates and counts.

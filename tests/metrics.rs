@@ -39,12 +39,21 @@ fn parse(text: &str) -> Vec<Sample> {
                 "TYPE" => {
                     let kind = parts.next().unwrap();
                     assert!(
-                        ["counter", "gauge", "histogram", "info", "summary", "unknown"]
-                            .contains(&kind),
+                        [
+                            "counter",
+                            "gauge",
+                            "histogram",
+                            "info",
+                            "summary",
+                            "unknown"
+                        ]
+                        .contains(&kind),
                         "{line:?}"
                     );
                     assert!(
-                        families.insert(name.to_string(), kind.to_string()).is_none(),
+                        families
+                            .insert(name.to_string(), kind.to_string())
+                            .is_none(),
                         "family {name} declared twice"
                     );
                 }
@@ -57,7 +66,9 @@ fn parse(text: &str) -> Vec<Sample> {
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
-            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
         };
         let (name, labels) = match series.split_once('{') {
             Some((name, rest)) => (
@@ -253,7 +264,9 @@ fn serve_metrics_count_what_was_posted_dead_lettered_and_queried() {
         .get(&format!("{base}/v1/view/key/espresso,2026-11-04"))
         .call()
         .unwrap();
-    let missing = agent.get(&format!("{base}/v1/view/key/nothing,2026-11-04")).call();
+    let missing = agent
+        .get(&format!("{base}/v1/view/key/nothing,2026-11-04"))
+        .call();
     assert!(matches!(missing, Err(ureq::Error::Status(404, _))));
 
     let samples = scrape(&agent, &format!("{base}/metrics"));
@@ -280,11 +293,20 @@ fn serve_metrics_count_what_was_posted_dead_lettered_and_queried() {
     let key = [("endpoint", "/v1/view/key/{*key}"), ("status", "404")];
     assert_eq!(at("dataflow_http_requests_total", &key), 1.0);
     let latency = [("endpoint", "/v1/view")];
-    assert_eq!(at("dataflow_http_request_duration_seconds_count", &latency), 3.0);
+    assert_eq!(
+        at("dataflow_http_request_duration_seconds_count", &latency),
+        3.0
+    );
     assert!(at("dataflow_http_request_duration_seconds_sum", &latency) > 0.0);
     // No event time, no Lambda: those gauges are not shown.
-    assert_eq!(value(&samples, "dataflow_watermark_milliseconds", &[]), None);
-    assert_eq!(value(&samples, "dataflow_lambda_boundary_offset", &[]), None);
+    assert_eq!(
+        value(&samples, "dataflow_watermark_milliseconds", &[]),
+        None
+    );
+    assert_eq!(
+        value(&samples, "dataflow_lambda_boundary_offset", &[]),
+        None
+    );
     // From timely's logging: the aggregate received every record, the fused key_by sent them.
     let aggregate = [("stage", "#2"), ("worker", "0")];
     assert_eq!(at("dataflow_operator_records_in_total", &aggregate), 40.0);
@@ -300,7 +322,13 @@ fn a_followed_replay_serves_its_metrics_while_it_runs() {
     let log = log.to_str().unwrap();
     common::run(
         "windowed_sales",
-        &["ingest", "--input", "examples/data/timed_sales.csv", "--log", log],
+        &[
+            "ingest",
+            "--input",
+            "examples/data/timed_sales.csv",
+            "--log",
+            log,
+        ],
     );
     let mut child = Command::new(common::example("windowed_sales"))
         .args(["--mode", "replay", "--log", log, "--step-size", "4"])
@@ -349,7 +377,10 @@ fn a_followed_replay_serves_its_metrics_while_it_runs() {
     let newest = at("dataflow_newest_event_time_milliseconds");
     let watermark = at("dataflow_watermark_milliseconds");
     assert!(newest > 0.0);
-    assert_eq!(at("dataflow_watermark_lag_milliseconds"), newest - watermark);
+    assert_eq!(
+        at("dataflow_watermark_lag_milliseconds"),
+        newest - watermark
+    );
     assert_eq!(newest - watermark, 120_000.0);
     assert!(at("dataflow_watermark_wall_clock_lag_milliseconds") > 0.0);
     assert!(at("dataflow_steps_total") >= (covered / 4.0).floor());

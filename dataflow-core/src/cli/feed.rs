@@ -60,7 +60,11 @@ where
     let (mut late_out, late_name) = late_output(args)?;
     let runner = runner_of::<P>(args, cluster);
     let version = runner.version();
-    let mode = if args.mode == Mode::Batch { "batch" } else { "stream" };
+    let mode = if args.mode == Mode::Batch {
+        "batch"
+    } else {
+        "stream"
+    };
     let metrics = RunMetrics::start::<P>(args.metrics, &version, mode, args.quiet)?;
     let runner = metrics.runner(runner);
 
@@ -79,7 +83,11 @@ where
                 );
                 progress.note("running".into());
                 let output = runner.batch_of(batch)?;
-                metrics.step(records, output.records.len() as u64, output.late.len() as u64);
+                metrics.step(
+                    records,
+                    output.records.len() as u64,
+                    output.late.len() as u64,
+                );
                 output
             }
             // (Replay mode returned above.)

@@ -41,8 +41,8 @@ impl MetricsServer {
     /// Serves `metrics` at `http://ADDR/metrics` on a thread of its own (port 0: any free port,
     /// see [`MetricsServer::local_addr`]).
     pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<MetricsServer, Error> {
-        let listener =
-            std::net::TcpListener::bind(addr).map_err(|e| Error::io(format!("--metrics {addr}"), e))?;
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| Error::io(format!("--metrics {addr}"), e))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io(addr.to_string(), e))?;

@@ -128,7 +128,22 @@ pub struct Metrics {
     lambda: AtomicBool,
     pub(crate) operators: OperatorFamilies,
     rate: Mutex<Rate>,
+    history: Mutex<std::collections::VecDeque<Point>>,
 }
+
+/// One point of the dashboard's chart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Point {
+    /// When, ms since the Unix epoch.
+    pub at: i64,
+    /// Input records per second then.
+    pub events_per_second: f64,
+    /// Newest event time minus watermark then, ms.
+    pub watermark_lag_ms: u64,
+}
+
+/// Points kept for the chart: two minutes at one a second.
+const HISTORY: usize = 120;
 
 /// What the dashboard shows of a [`Metrics`], as `/v1/stats` serves it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -159,6 +174,8 @@ pub struct Stats {
     pub speed_layer_records: Option<u64>,
     /// Queries of the view answered (`/v1/view`, `/v1/view/key/..`).
     pub queries: u64,
+    /// The last two minutes, one point a second (see [`Metrics::sample_history`]).
+    pub history: Vec<Point>,
 }
 
 fn gauge_i64(value: u64) -> i64 {
@@ -202,7 +219,11 @@ impl Metrics {
             gauge
         };
         let r = &mut registry;
-        let input_records = counter(r, "dataflow_input_records", "Records pushed into the pipeline");
+        let input_records = counter(
+            r,
+            "dataflow_input_records",
+            "Records pushed into the pipeline",
+        );
         let output_changes = counter(r, "dataflow_output_changes", "Output changes emitted");
         let steps = counter(r, "dataflow_steps", "Steps run");
         let dead_letters = counter(r, "dataflow_dead_letters", "Records that could not be read");
@@ -217,40 +238,64 @@ impl Metrics {
             "Input records per second over the last 5 s",
             events_per_second.clone(),
         );
-        let input_bytes = gauge_if(reads_files, r, "dataflow_input_bytes_read", "Bytes of input files read");
-        let watermark = gauge_if(event_time, r, "dataflow_watermark_milliseconds", "The watermark");
-        let newest_event_time = gauge_if(event_time, 
+        let input_bytes = gauge_if(
+            reads_files,
+            r,
+            "dataflow_input_bytes_read",
+            "Bytes of input files read",
+        );
+        let watermark = gauge_if(
+            event_time,
+            r,
+            "dataflow_watermark_milliseconds",
+            "The watermark",
+        );
+        let newest_event_time = gauge_if(
+            event_time,
             r,
             "dataflow_newest_event_time_milliseconds",
             "The greatest event time seen",
         );
-        let watermark_lag = gauge_if(event_time, 
+        let watermark_lag = gauge_if(
+            event_time,
             r,
             "dataflow_watermark_lag_milliseconds",
             "Newest event time minus watermark",
         );
-        let wall_clock_lag = gauge_if(event_time, 
+        let wall_clock_lag = gauge_if(
+            event_time,
             r,
             "dataflow_watermark_wall_clock_lag_milliseconds",
             "Wall clock minus watermark",
         );
-        let log_head = gauge_if(has_log, r, "dataflow_log_head_offset", "The event log's head");
-        let offset_covered = gauge_if(has_log, r, "dataflow_log_offset_covered", "The offset covered");
+        let log_head = gauge_if(
+            has_log,
+            r,
+            "dataflow_log_head_offset",
+            "The event log's head",
+        );
+        let offset_covered = gauge_if(
+            has_log,
+            r,
+            "dataflow_log_offset_covered",
+            "The offset covered",
+        );
         let view_keys = gauge_if(serving, r, "dataflow_view_keys", "Keys in the served view");
-        let boundary = gauge_if(lambda, 
+        let boundary = gauge_if(
+            lambda,
             r,
             "dataflow_lambda_boundary_offset",
             "The batch view's boundary",
         );
-        let speed_layer_records = gauge_if(lambda, 
+        let speed_layer_records = gauge_if(
+            lambda,
             r,
             "dataflow_lambda_speed_layer_records",
             "Records in the speed layer",
         );
         let requests = Family::<RequestLabels, Counter>::default();
-        let request_seconds: LatencyFamily = Family::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
-        });
+        let request_seconds: LatencyFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 16)));
         if serving {
             r.register(
                 "dataflow_http_requests",
@@ -320,6 +365,7 @@ impl Metrics {
             lambda: AtomicBool::new(false),
             operators,
             rate: Mutex::new(Rate::new(Instant::now())),
+            history: Mutex::new(std::collections::VecDeque::with_capacity(HISTORY)),
         }
     }
 
@@ -453,7 +499,24 @@ impl Metrics {
             boundary: boundary.filter(|_| lambda),
             speed_layer_records: lambda.then(|| self.speed_layer_records.get().max(0) as u64),
             queries: self.queries.load(Ordering::Relaxed),
+            history: lock(&self.history).iter().copied().collect(),
         }
+    }
+
+    /// Adds a point to the chart's history (the last two minutes are kept); a server calls it
+    /// once a second.
+    pub fn sample_history(&self) {
+        self.refresh();
+        let point = Point {
+            at: now_millis(),
+            events_per_second: self.events_per_second.get(),
+            watermark_lag_ms: self.watermark_lag.get().max(0) as u64,
+        };
+        let mut history = lock(&self.history);
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(point);
     }
 }
 

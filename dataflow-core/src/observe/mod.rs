@@ -47,6 +47,6 @@ pub use exporter::MetricsServer;
 #[cfg(feature = "cli")]
 pub use logs::init_logging;
 #[cfg(feature = "metrics")]
-pub use metrics::{EndpointLabels, Metrics, OperatorLabels, RequestLabels, Stats};
+pub use metrics::{EndpointLabels, Metrics, OperatorLabels, Point, RequestLabels, Stats};
 #[cfg(feature = "cli")]
 pub use plan_svg::{Operator, plan_operators, plan_svg};

@@ -155,8 +155,14 @@ impl Worker {
             };
             let (record_gauge, batch_gauge) = arrangements.entry(*id).or_insert_with(|| {
                 (
-                    families.arrangement_records.get_or_create(&operator.labels).clone(),
-                    families.arrangement_batches.get_or_create(&operator.labels).clone(),
+                    families
+                        .arrangement_records
+                        .get_or_create(&operator.labels)
+                        .clone(),
+                    families
+                        .arrangement_batches
+                        .get_or_create(&operator.labels)
+                        .clone(),
                 )
             });
             record_gauge.inc_by(*records);

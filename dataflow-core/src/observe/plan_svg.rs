@@ -39,8 +39,15 @@ pub struct Operator {
     pub physical: Physical,
 }
 
+/// Whether consecutive nodes of this kind run in one operator: stateless stages fused, and a
+/// `window` stage with the aggregate after it.
+fn shares_operator(physical: Physical) -> bool {
+    matches!(physical, Physical::Fused | Physical::WindowAggregate)
+}
+
 /// The plan's nodes grouped into the operators that run them: consecutive stateless stages, each
-/// the only reader of the one before, share one fused operator; every other node is its own.
+/// the only reader of the one before, share one fused operator, as a `window` stage and its
+/// aggregate share one window operator; every other node is its own.
 pub fn plan_operators(plan: &Plan) -> Vec<Operator> {
     let mut readers = vec![0usize; plan.nodes.len()];
     for node in &plan.nodes {
@@ -54,10 +61,9 @@ pub fn plan_operators(plan: &Plan) -> Vec<Operator> {
     let mut group_of = vec![usize::MAX; plan.nodes.len()];
     for node in &plan.nodes {
         let fuses_into = match node.inputs.as_slice() {
-            [input] if node.physical == Physical::Fused => {
+            [input] if shares_operator(node.physical) => {
                 let before = &plan.nodes[*input];
-                (before.physical == Physical::Fused && readers[*input] == 1)
-                    .then(|| group_of[*input])
+                (before.physical == node.physical && readers[*input] == 1).then(|| group_of[*input])
             }
             _ => None,
         };
@@ -153,7 +159,11 @@ pub fn plan_svg(plan: &Plan) -> String {
             );
             ShapeKind::new_record(&RecordDef::Array(fields))
         };
-        let rounded = if group.physical == Physical::Input { 12 } else { 0 };
+        let rounded = if group.physical == Physical::Input {
+            12
+        } else {
+            0
+        };
         let handle = graph.add_node(element(shape, style(fill(group.physical), rounded)));
         for &id in &group.nodes {
             handle_of_node[id] = Some(handle);
@@ -179,7 +189,10 @@ pub fn plan_svg(plan: &Plan) -> String {
     graph.do_it(false, false, false, &mut svg);
     let mut out = svg.finalize();
     // A title, for readers of the file and for the page that shows it.
-    if let Some(at) = out.find("<svg").and_then(|svg| out[svg..].find('>').map(|end| svg + end)) {
+    if let Some(at) = out
+        .find("<svg")
+        .and_then(|svg| out[svg..].find('>').map(|end| svg + end))
+    {
         out.insert_str(
             at + 1,
             &format!(
@@ -222,14 +235,17 @@ mod tests {
         let right = plan.push(Node::stage(StageKind::Filter, vec![map], "|x| false", 5));
         let union = plan.push(Node::stage(StageKind::Union, vec![left, right], "", 6));
         plan.output = union;
-        let nodes: Vec<Vec<usize>> = plan_operators(&plan).iter().map(|g| g.nodes.clone()).collect();
+        let nodes: Vec<Vec<usize>> = plan_operators(&plan)
+            .iter()
+            .map(|g| g.nodes.clone())
+            .collect();
         assert_eq!(nodes, vec![vec![0], vec![1], vec![2], vec![3], vec![4]]);
     }
 
     #[test]
     fn the_picture_shows_every_stage_inside_its_operator() {
         let svg = plan_svg(&chain());
-        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.contains("<svg "), "{svg}");
         assert!(svg.contains("<title>p plan</title>"));
         for text in [
             "fused operator",

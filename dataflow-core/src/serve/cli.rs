@@ -187,7 +187,9 @@ fn show_progress(
                 progress.set(offset);
                 if !caught_up && offset >= head {
                     caught_up = true;
-                    tracing::info!("{pipeline}: caught up with the log at offset {offset}: serving");
+                    tracing::info!(
+                        "{pipeline}: caught up with the log at offset {offset}: serving"
+                    );
                 }
                 progress.note(if offset >= head {
                     "serving".to_string()

@@ -3,7 +3,7 @@
 "use strict";
 
 const HISTORY = 120;
-const points = [];
+let points = [];
 const $ = (id) => document.getElementById(id);
 
 function number(n) {
@@ -44,8 +44,8 @@ function showStats(answer) {
   $("queries").textContent = number(s.queries);
   $("boundary").textContent = s.boundary === null ? "none yet" : number(s.boundary);
   $("speed").textContent = s.speed_layer_records === null ? "0" : number(s.speed_layer_records);
-  points.push({ rate: s.events_per_second, lag: (s.watermark_lag_ms || 0) / 1000 });
-  while (points.length > HISTORY) points.shift();
+  // The server keeps the last two minutes, one point a second, so the chart is full on opening.
+  points = s.history.map((p) => ({ rate: p.events_per_second, lag: p.watermark_lag_ms / 1000 }));
   draw();
 }
 

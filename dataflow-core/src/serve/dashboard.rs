@@ -60,6 +60,22 @@ async fn count_request(
     response
 }
 
+/// Samples the chart's history once a second until the server stops.
+pub(crate) fn sample_history(shared: Arc<Shared>) {
+    let _ = std::thread::Builder::new()
+        .name("serve-history".into())
+        .spawn(move || {
+            let mut next = Instant::now();
+            while !shared.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if Instant::now() >= next {
+                    shared.metrics.sample_history();
+                    next += std::time::Duration::from_secs(1);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+}
+
 /// `post`, counting the records it dead-letters.
 pub(crate) fn counting_dead_letters(post: PostFn, metrics: Arc<Metrics>) -> PostFn {
     Box::new(move |body, format| {

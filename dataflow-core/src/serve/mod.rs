@@ -429,6 +429,7 @@ where
         .map_err(|e| Error::Source(format!("cannot start the HTTP runtime: {e}")))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = dashboard::observed(routes::router(Arc::clone(&shared)), &shared);
+    dashboard::sample_history(Arc::clone(&shared));
     let http = std::thread::Builder::new()
         .name("serve-http".into())
         .spawn(move || {
