@@ -229,6 +229,21 @@ fn explain_prints_the_plan_and_its_graphs() {
     let json = stdout(&run("daily_sales", &["--explain=json"]));
     let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(plan["nodes"].as_array().unwrap().len(), 4);
+    let svg = stdout(&run("windowed_sales", &["--explain=svg"]));
+    assert!(svg.contains("<svg ") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("<title>windowed_sales plan</title>"));
+    // Fused stages are inside their operator: one box holds the operator and both its stages.
+    let fused = svg.find("fused operator").unwrap();
+    let event_time = svg.find("#1 event_time(|s| s.ts)").unwrap();
+    let key = svg.find("#2 key(|s| s.product.clone())").unwrap();
+    assert!(fused < event_time && event_time < key, "{svg}");
+    // The picture in the README is this one.
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/windowed_sales-plan.svg"
+    ))
+    .unwrap();
+    assert_eq!(svg, committed);
 }
 
 #[test]
