@@ -140,12 +140,14 @@ fn reference(rows: &[Sale]) -> Vec<DailyTotal> {
     }
     let mut out: Vec<DailyTotal> = totals
         .into_iter()
-        .map(|((product, date), (total_revenue, transaction_count))| DailyTotal {
-            product: product.to_string(),
-            date,
-            total_revenue,
-            transaction_count,
-        })
+        .map(
+            |((product, date), (total_revenue, transaction_count))| DailyTotal {
+                product: product.to_string(),
+                date,
+                total_revenue,
+                transaction_count,
+            },
+        )
         .collect();
     out.sort();
     out
@@ -165,12 +167,14 @@ fn naive(input: &Path, output: &Path) -> Result<(), String> {
     }
     let mut rows: Vec<DailyTotal> = totals
         .into_iter()
-        .map(|((product, date), (total_revenue, transaction_count))| DailyTotal {
-            product,
-            date,
-            total_revenue,
-            transaction_count,
-        })
+        .map(
+            |((product, date), (total_revenue, transaction_count))| DailyTotal {
+                product,
+                date,
+                total_revenue,
+                transaction_count,
+            },
+        )
         .collect();
     rows.sort();
     let file = std::fs::File::create(output).map_err(|e| e.to_string())?;
@@ -234,7 +238,11 @@ fn run_timed(program: &Path, args: &[String], stats: &Path) -> Result<Timed, Str
     let time = Path::new("/usr/bin/time");
     let mut command = if time.exists() {
         let mut c = Command::new(time);
-        c.arg("-f").arg("%M %U %S").arg("-o").arg(stats).arg(program);
+        c.arg("-f")
+            .arg("%M %U %S")
+            .arg("-o")
+            .arg(stats)
+            .arg(program);
         c
     } else {
         Command::new(program)
@@ -357,7 +365,10 @@ fn file_to_file(args: &Args, rows: usize, out: &mut Vec<Row>) -> Result<(), Stri
             }
             for threads in [1, 2] {
                 implementations.push(Implementation {
-                    name: format!("{engine}, {threads} thread{}", if threads == 1 { "" } else { "s" }),
+                    name: format!(
+                        "{engine}, {threads} thread{}",
+                        if threads == 1 { "" } else { "s" }
+                    ),
                     program: PathBuf::from("python3"),
                     args: vec![
                         "-c".into(),
@@ -423,7 +434,10 @@ fn file_to_file(args: &Args, rows: usize, out: &mut Vec<Row>) -> Result<(), Stri
         );
         out.push(row);
     }
-    eprintln!("  {} groups, every output equal to the reference", expected.len());
+    eprintln!(
+        "  {} groups, every output equal to the reference",
+        expected.len()
+    );
     Ok(())
 }
 
@@ -446,7 +460,9 @@ struct Replays {
 
 fn replays(args: &Args) -> Result<Replays, String> {
     let rows = generate(args.replay_rows, args.products, args.days, args.seed);
-    let dir = args.dir.join(format!("log-{}-{}", args.replay_rows, args.seed));
+    let dir = args
+        .dir
+        .join(format!("log-{}-{}", args.replay_rows, args.seed));
     let _ = std::fs::remove_dir_all(&dir);
     let log = EventLog::open(&dir, LogOptions::default().fsync(FsyncPolicy::Never))
         .map_err(|e| e.to_string())?;
@@ -526,9 +542,9 @@ fn run(args: &Args) -> Result<(), String> {
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for row in &rows {
-        let duck = rows
-            .iter()
-            .find(|r| r.rows == row.rows && r.name.starts_with("duckdb") && r.threads == row.threads);
+        let duck = rows.iter().find(|r| {
+            r.rows == row.rows && r.name.starts_with("duckdb") && r.threads == row.threads
+        });
         let naive = rows
             .iter()
             .find(|r| r.rows == row.rows && r.name.starts_with("naive"));
@@ -571,7 +587,10 @@ fn run(args: &Args) -> Result<(), String> {
         println!();
         println!("| run | seconds | ÷ batch |");
         println!("|---|---:|---:|");
-        println!("| batch, rows in memory (`Runner::batch`) | {:.3} | 1.00 |", r.batch);
+        println!(
+            "| batch, rows in memory (`Runner::batch`) | {:.3} | 1.00 |",
+            r.batch
+        );
         println!(
             "| log read back as one step (read, CRC, decode, `Running::insert`) | {:.3} | {:.2} |",
             r.one_step,

@@ -260,7 +260,8 @@ fn replay_one<P: Pipeline<Inputs = (Event,)>>(
 ) -> Result<(f64, f64), String> {
     use dataflow_core::kappa::{EventLog, FsyncPolicy, LogOptions};
     use dataflow_core::log::{Log as _, Tail as _};
-    let dir = std::env::temp_dir().join(format!("nexmark-replay-{}-{}", P::NAME, std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("nexmark-replay-{}-{}", P::NAME, std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let log = EventLog::open(&dir, LogOptions::default().fsync(FsyncPolicy::Never))
         .map_err(|e| e.to_string())?;
@@ -290,7 +291,10 @@ fn replay_one<P: Pipeline<Inputs = (Event,)>>(
     batch.sort();
     replayed.sort();
     if batch.records != replayed.records {
-        return Err(format!("{}: the replayed output differs from the batch output", P::NAME));
+        return Err(format!(
+            "{}: the replayed output differs from the batch output",
+            P::NAME
+        ));
     }
     Ok((batch_seconds, replay_seconds))
 }
@@ -713,7 +717,10 @@ fn extra_tables(
         let mut sizes: Vec<u64> = scaling.iter().map(|s| s.1).collect();
         sizes.dedup();
         let _ = writeln!(md, "\n## Scaling: ours, one worker, ns per event\n");
-        let header: Vec<String> = sizes.iter().map(|n| format!("{} M events", n / 1_000_000)).collect();
+        let header: Vec<String> = sizes
+            .iter()
+            .map(|n| format!("{} M events", n / 1_000_000))
+            .collect();
         let _ = writeln!(md, "| query | {} | last ÷ first |", header.join(" | "));
         let _ = writeln!(md, "|---|{}---:|", "---:|".repeat(sizes.len()));
         for query in &args.queries {

@@ -78,7 +78,10 @@ fn check<P: Pipeline<Inputs = (Event,)>>(
     let mut batch = Runner::<P>::new().batch(events.clone()).unwrap();
     if P::plan().is_insert_only() {
         // Without state, the batch output is the same multiset, handed over unsorted.
-        assert_eq!(batch.records.len(), expected.iter().map(|(_, n)| *n as usize).sum::<usize>());
+        assert_eq!(
+            batch.records.len(),
+            expected.iter().map(|(_, n)| *n as usize).sum::<usize>()
+        );
         assert!(batch.records.iter().all(|(_, n)| *n == 1));
     }
     batch.sort();

@@ -143,7 +143,10 @@ pub(crate) fn consolidate<T: Ord>(updates: &mut Vec<(T, isize)>) {
 
 /// [`consolidate`] by `threads` threads: each sorts a contiguous part, then the sorted parts are
 /// merged, summing equal records and dropping zeros. The same result, for large outputs sooner.
-pub(crate) fn consolidate_in_parallel<T: Ord + Send>(updates: &mut Vec<(T, isize)>, threads: usize) {
+pub(crate) fn consolidate_in_parallel<T: Ord + Send>(
+    updates: &mut Vec<(T, isize)>,
+    threads: usize,
+) {
     if threads <= 1 || updates.len() < 1 << 16 {
         consolidate(updates);
         return;
@@ -199,7 +202,12 @@ mod tests {
     #[test]
     fn parallel_consolidation_equals_consolidation() {
         let updates: Vec<(u32, isize)> = (0..200_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) % 50_000, if i % 7 == 0 { -1 } else { 1 }))
+            .map(|i| {
+                (
+                    i.wrapping_mul(2_654_435_761) % 50_000,
+                    if i % 7 == 0 { -1 } else { 1 },
+                )
+            })
             .collect();
         let mut one = updates.clone();
         consolidate(&mut one);

@@ -177,7 +177,8 @@ fn read_split_one<T: Record>(
     };
     let count = sources.len();
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, PartMessage<T>)>(4 * count);
+        let (sender, receiver) =
+            std::sync::mpsc::sync_channel::<(usize, PartMessage<T>)>(4 * count);
         for (index, mut source) in sources.into_iter().enumerate() {
             let sender = sender.clone();
             scope.spawn(move || {
@@ -187,9 +188,13 @@ fn read_split_one<T: Record>(
                         Ok(Some(Ok(record))) => {
                             records.push(record);
                             if records.len() == PART_PIECE {
-                                let full = std::mem::replace(&mut records, Vec::with_capacity(PART_PIECE));
+                                let full =
+                                    std::mem::replace(&mut records, Vec::with_capacity(PART_PIECE));
                                 let bytes = source.bytes_read();
-                                if sender.send((index, PartMessage::Records(full, bytes))).is_err() {
+                                if sender
+                                    .send((index, PartMessage::Records(full, bytes)))
+                                    .is_err()
+                                {
                                     return;
                                 }
                             }
@@ -201,7 +206,10 @@ fn read_split_one<T: Record>(
                         }
                         Ok(None) => {
                             let bytes = source.bytes_read();
-                            if sender.send((index, PartMessage::Records(records, bytes))).is_err() {
+                            if sender
+                                .send((index, PartMessage::Records(records, bytes)))
+                                .is_err()
+                            {
                                 return;
                             }
                             break PartMessage::Done(source.stats());
@@ -248,7 +256,10 @@ fn read_split_one<T: Record>(
         if done.iter().all(|d| *d) {
             Ok(Some(total))
         } else {
-            Err(Error::Source(format!("{}: a reading thread stopped early", path.display())))
+            Err(Error::Source(format!(
+                "{}: a reading thread stopped early",
+                path.display()
+            )))
         }
     })
 }

@@ -273,7 +273,11 @@ impl<'scope, D: Record, S: Stage<D>> Flow<'scope, D, S> {
 pub type Bare<B> = B;
 
 impl<'scope, D: Record, K: Record, V: Record, S: Stage<D, Out = (K, V)>> Flow<'scope, D, S> {
-    fn aggregate_with<A: Accumulator<V>>(self, id: usize, mut acc: A) -> Flow<'scope, (K, A::Output)>
+    fn aggregate_with<A: Accumulator<V>>(
+        self,
+        id: usize,
+        mut acc: A,
+    ) -> Flow<'scope, (K, A::Output)>
     where
         A::Output: Record,
     {

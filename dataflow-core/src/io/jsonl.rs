@@ -41,7 +41,9 @@ pub fn write_records<O: Serialize + Debug>(
 ) -> Result<(), Error> {
     warn_negative(&output.records, pipeline);
     let mut buffer = Vec::with_capacity(WRITE_BYTES + (WRITE_BYTES >> 2));
-    format_records(&output.records, name, &mut buffer, &mut |full: &mut Vec<u8>| {
+    format_records(&output.records, name, &mut buffer, &mut |full: &mut Vec<
+        u8,
+    >| {
         out.write_all(full).map_err(|e| Error::io(name, e))?;
         full.clear();
         Ok(())
@@ -78,8 +80,9 @@ pub fn write_records_in_parallel<O: Serialize + Debug + Send>(
         parts
             .into_iter()
             .map(|part| {
-                part.join()
-                    .unwrap_or_else(|_| Err(Error::io(name, std::io::Error::other("formatting failed"))))
+                part.join().unwrap_or_else(|_| {
+                    Err(Error::io(name, std::io::Error::other("formatting failed")))
+                })
             })
             .collect()
     });

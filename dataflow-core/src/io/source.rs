@@ -836,10 +836,18 @@ mod tests {
         // A quote anywhere: a line end may sit inside a field, so the file is not split.
         csv.push_str("\"multi\nline\",1,2\n");
         let path = file(&dir, "quoted.csv", csv.as_bytes());
-        assert!(FileSource::<Sale>::split(&path, Format::Csv, 2).unwrap().is_none());
+        assert!(
+            FileSource::<Sale>::split(&path, Format::Csv, 2)
+                .unwrap()
+                .is_none()
+        );
         // Too small to be worth it.
         let path = file(&dir, "small.csv", b"product,quantity,day\ntea,1,3\n");
-        assert!(FileSource::<Sale>::split(&path, Format::Csv, 2).unwrap().is_none());
+        assert!(
+            FileSource::<Sale>::split(&path, Format::Csv, 2)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
