@@ -417,6 +417,35 @@ mod tests {
     use std::collections::BTreeMap;
 
     proptest! {
+        /// On insert-only input, `min` and `max` told so give what they give keeping every value,
+        /// also after merging (sessions) and with several aggregates in one tuple.
+        #[test]
+        fn insert_only_extremes_equal_the_full_ones(
+            values in prop::collection::vec((0u8..40, 1isize..3), 1..300),
+            split in 0usize..300,
+        ) {
+            let mut full = (Max::new(|v: &u8| *v), Min::new(|v: &u8| *v));
+            let mut lean = (Max::new(|v: &u8| *v), Min::new(|v: &u8| *v));
+            lean.insertions_only();
+            prop_assert!(lean.0.insert_only() && lean.1.insert_only() && !full.0.insert_only());
+            let (mut a, mut b) = (<(Extremum<u8>, Extremum<u8>)>::default(), <(Extremum<u8>, Extremum<u8>)>::default());
+            let (mut c, mut d) = (<(Extremum<u8>, Extremum<u8>)>::default(), <(Extremum<u8>, Extremum<u8>)>::default());
+            for (i, (value, diff)) in values.iter().enumerate() {
+                if i < split {
+                    full.update(&mut a, value, *diff);
+                    lean.update(&mut c, value, *diff);
+                } else {
+                    full.update(&mut b, value, *diff);
+                    lean.update(&mut d, value, *diff);
+                }
+                prop_assert_eq!(full.output(&a, 1), lean.output(&c, 1));
+            }
+            prop_assert!(c.0.rest.is_empty() && c.1.rest.is_empty(), "nothing but the extreme is kept");
+            full.merge(&mut a, b);
+            lean.merge(&mut c, d);
+            prop_assert_eq!(full.output(&a, 1), lean.output(&c, 1));
+        }
+
         /// `min` and `max` states agree with a multiset under any interleaving of additions and
         /// retractions of values that are present, and after merging two states.
         #[test]
