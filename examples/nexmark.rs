@@ -75,6 +75,12 @@ struct Args {
     /// Do not write docs/nexmark-results.md and docs/nexmark.svg.
     #[arg(long)]
     no_write: bool,
+    /// Also time replay from the event log on disk against the batch run, per query (one worker).
+    #[arg(long)]
+    replay: bool,
+    /// Also time ours (one worker) at these event counts, for the time per event (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    scaling: Vec<u64>,
     /// Internal: run one measurement in this process (`throughput` or `latency`).
     #[arg(long, hide = true)]
     child: Option<String>,
@@ -134,19 +140,30 @@ fn measure_one<P: Pipeline<Inputs = (Event,)>>(
 ) -> Result<Throughput, String> {
     let input_kib = peak_kib();
     let started = Instant::now();
+    let mut output = None;
     let records = match implementation {
         "ours" => {
-            Runner::<P>::new()
+            let out = Runner::<P>::new()
                 .workers(workers)
                 .batch(events)
-                .map_err(|e| e.to_string())?
-                .records
+                .map_err(|e| e.to_string())?;
+            output = Some(out);
+            Vec::new()
         }
         "hand" => hand(events, workers)?,
         "cost" => reference(&events),
         other => return Err(format!("unknown implementation {other}")),
     };
     let seconds = started.elapsed().as_secs_f64();
+    // An insert-only plan's batch output comes unsorted (the same multiset): sorted after the clock,
+    // only to compare it with the reference.
+    let records = match output {
+        Some(mut out) => {
+            out.sort();
+            out.records
+        }
+        None => records,
+    };
     Ok(Throughput {
         seconds,
         input_kib,
@@ -232,6 +249,56 @@ fn latency_one<P: Pipeline<Inputs = (Event,)>>(
     Ok((max_rate, out))
 }
 
+/// Replay from the event log on disk against the batch run of the same events (child side): the
+/// events are appended to a log first (not timed); then, in this process, `Runner::batch` of the
+/// events in memory is timed against reading the log back into the pipeline as one step (read, CRC,
+/// decode, `Running::insert`). The outputs must be equal. Returns both times, seconds.
+fn replay_one<P: Pipeline<Inputs = (Event,)>>(
+    events: Vec<Event>,
+    _reference: Reference<P::Output>,
+    _hand: Hand<P::Output>,
+) -> Result<(f64, f64), String> {
+    use dataflow_core::kappa::{EventLog, FsyncPolicy, LogOptions};
+    use dataflow_core::log::{Log as _, Tail as _};
+    let dir =
+        std::env::temp_dir().join(format!("nexmark-replay-{}-{}", P::NAME, std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = EventLog::open(&dir, LogOptions::default().fsync(FsyncPolicy::Never))
+        .map_err(|e| e.to_string())?;
+    for chunk in events.chunks(1 << 16) {
+        let records: Vec<(u64, Event)> = chunk.iter().map(|e| (e.date_time(), e.clone())).collect();
+        dataflow_core::log::Log::append(&log, &records).map_err(|e| e.to_string())?;
+    }
+    log.sync().map_err(|e| e.to_string())?;
+    let err = |e: dataflow_core::Error| e.to_string();
+    let started = Instant::now();
+    let mut batch = Runner::<P>::new().batch(events).map_err(err)?;
+    let batch_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut running = Runner::<P>::new().start().map_err(err)?;
+    let mut tail = log.tail::<Event>(0).map_err(err)?;
+    loop {
+        let mut part = Vec::with_capacity(1 << 16);
+        if tail.read(1 << 16, &mut part).map_err(err)? == 0 {
+            break;
+        }
+        running.insert((part,)).map_err(err)?;
+    }
+    running.complete().map_err(err)?;
+    let mut replayed = running.finish().map_err(err)?;
+    let replay_seconds = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    batch.sort();
+    replayed.sort();
+    if batch.records != replayed.records {
+        return Err(format!(
+            "{}: the replayed output differs from the batch output",
+            P::NAME
+        ));
+    }
+    Ok((batch_seconds, replay_seconds))
+}
+
 macro_rules! by_query {
     ($name:expr, $f:ident, $($arg:expr),*) => {
         match $name {
@@ -286,6 +353,10 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
                 "RESULT {} {} {} {} {}",
                 t.seconds, t.input_kib, t.peak_kib, t.outputs, t.digest
             );
+        }
+        "replay" => {
+            let (batch, replay) = by_query!(query.as_str(), replay_one, events)?;
+            println!("REPLAY {batch} {replay}");
         }
         "latency" => {
             let (max_rate, points) = by_query!(
@@ -595,6 +666,87 @@ fn markdown(args: &Args, rows: &[Row], streams: &[StreamRow], peers: &str) -> St
     md
 }
 
+/// The COST column (ours ÷ the single-threaded loop, one worker), the replay and the scaling tables.
+fn extra_tables(
+    args: &Args,
+    rows: &[Row],
+    replays: &[(String, f64, f64)],
+    scaling: &[(String, u64, f64)],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "\n## Ours against COST and hand-written (one worker)\n");
+    let _ = writeln!(
+        md,
+        "| query | ours M events/s | ours ÷ hand-written | single thread ÷ ours (COST) |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    for query in &args.queries {
+        let find = |imp: &str| {
+            rows.iter()
+                .find(|r| &r.query == query && r.implementation == imp && r.workers == 1)
+        };
+        if let (Some(ours), Some(hand), Some(cost)) = (find("ours"), find("hand"), find("cost")) {
+            let _ = writeln!(
+                md,
+                "| {query} | {:.2} | {:.2}× | {:.1}× |",
+                rate(args, ours) / 1e6,
+                hand.seconds / ours.seconds,
+                ours.seconds / cost.seconds
+            );
+        }
+    }
+    if !replays.is_empty() {
+        let _ = writeln!(md, "\n## Replay from the event log on disk (one worker)\n");
+        let _ = writeln!(
+            md,
+            "The events appended to an event log on local disk first (not timed; warm page cache); then, in \
+             one process, `Runner::batch` of the events in memory against the log read back into the \
+             pipeline as one step (read, CRC, decode, `Running::insert`); outputs checked equal.\n"
+        );
+        let _ = writeln!(md, "| query | batch s | replay s | replay ÷ batch |");
+        let _ = writeln!(md, "|---|---:|---:|---:|");
+        for (query, batch, replay) in replays {
+            let _ = writeln!(
+                md,
+                "| {query} | {batch:.3} | {replay:.3} | {:.2} |",
+                replay / batch
+            );
+        }
+    }
+    if !scaling.is_empty() {
+        let mut sizes: Vec<u64> = scaling.iter().map(|s| s.1).collect();
+        sizes.dedup();
+        let _ = writeln!(md, "\n## Scaling: ours, one worker, ns per event\n");
+        let header: Vec<String> = sizes
+            .iter()
+            .map(|n| format!("{} M events", n / 1_000_000))
+            .collect();
+        let _ = writeln!(md, "| query | {} | last ÷ first |", header.join(" | "));
+        let _ = writeln!(md, "|---|{}---:|", "---:|".repeat(sizes.len()));
+        for query in &args.queries {
+            let per: Vec<f64> = sizes
+                .iter()
+                .filter_map(|n| {
+                    scaling
+                        .iter()
+                        .find(|s| &s.0 == query && s.1 == *n)
+                        .map(|s| s.2 / *n as f64 * 1e9)
+                })
+                .collect();
+            if per.len() == sizes.len() {
+                let cells: Vec<String> = per.iter().map(|v| format!("{v:.0}")).collect();
+                let _ = writeln!(
+                    md,
+                    "| {query} | {} | {:.2} |",
+                    cells.join(" | "),
+                    per[per.len() - 1] / per[0]
+                );
+            }
+        }
+    }
+    md
+}
+
 /// A grouped bar chart of one-worker throughput per query, as SVG.
 fn svg(args: &Args, rows: &[Row]) -> String {
     let series: [(&str, &str); 3] = [
@@ -694,6 +846,47 @@ fn run(args: &Args) -> Result<(), String> {
         }
         rows.extend(measured);
     }
+    let mut replays = Vec::new();
+    if args.replay {
+        for query in &args.queries {
+            let out = spawn(
+                args,
+                &[
+                    "--child".into(),
+                    "replay".into(),
+                    "--query".into(),
+                    query.into(),
+                ],
+            )?;
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("REPLAY "))
+                .ok_or_else(|| format!("no replay result from {query}: {out}"))?;
+            let f: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect();
+            eprintln!(
+                "  {query:<4} replay: batch {:.3} s, from the log {:.3} s, ÷ {:.2}",
+                f[0],
+                f[1],
+                f[1] / f[0]
+            );
+            replays.push((query.clone(), f[0], f[1]));
+        }
+    }
+    let mut scaling = Vec::new();
+    for &events in &args.scaling {
+        let sized = Args {
+            events,
+            ..args.clone()
+        };
+        for query in &args.queries {
+            let row = throughput(&sized, query, "ours", 1)?;
+            scaling.push((query.clone(), events, row.seconds));
+        }
+    }
     let mut streams = Vec::new();
     if !args.no_latency {
         for query in &args.queries {
@@ -705,7 +898,8 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         String::new()
     };
-    let md = markdown(args, &rows, &streams, &peers);
+    let mut md = markdown(args, &rows, &streams, &peers);
+    md.push_str(&extra_tables(args, &rows, &replays, &scaling));
     println!("{md}");
     if !args.no_write {
         std::fs::create_dir_all("docs").map_err(|e| e.to_string())?;

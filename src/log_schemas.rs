@@ -70,3 +70,7 @@ impl Schema for crate::orders::Order {
 impl Schema for crate::orders::Customer {
     const VERSION: u32 = 1;
 }
+
+impl Schema for crate::nexmark::Event {
+    const VERSION: u32 = 1;
+}

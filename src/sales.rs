@@ -15,6 +15,7 @@ pub struct Sale {
     #[serde(with = "dataflow_core::decimal")]
     pub price: Decimal,
     /// The day of the sale.
+    #[serde(with = "dataflow_core::date")]
     pub date: NaiveDate,
 }
 
@@ -24,6 +25,7 @@ pub struct DailyTotal {
     /// The product.
     pub product: String,
     /// The day.
+    #[serde(with = "dataflow_core::date")]
     pub date: NaiveDate,
     /// Sum of quantity × price over the day's sales of the product.
     #[serde(with = "dataflow_core::decimal")]

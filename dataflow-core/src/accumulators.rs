@@ -34,6 +34,10 @@ pub trait Accumulator<V>: 'static {
     fn output(&self, state: &Self::State, count: isize) -> Option<Self::Output>;
     /// Adds everything in `from` to `into` (used when session windows merge).
     fn merge(&self, into: &mut Self::State, from: Self::State);
+    /// No update will ever take a value away: the aggregate's input is insert-only
+    /// ([`dataflow_plan::Plan::receives_only_insertions`]), so the accumulator may keep less state
+    /// (`min` and `max` keep only their extreme). By default nothing changes.
+    fn insertions_only(&mut self) {}
 }
 
 /// Values that can be summed exactly: integers and decimals. Floating-point sums depend on the order
@@ -129,13 +133,20 @@ macro_rules! value_aggregates {
         $(#[$doc])*
         pub struct $name<F, N> {
             f: F,
+            /// See [`Accumulator::insertions_only`].
+            insertions_only: bool,
             _n: PhantomData<fn() -> N>,
         }
 
         impl<F, N> $name<F, N> {
             /// The aggregate of the values `f` takes from the records.
             pub fn new(f: F) -> Self {
-                $name { f, _n: PhantomData }
+                $name { f, insertions_only: false, _n: PhantomData }
+            }
+
+            /// Whether it was told that its input is insert-only ([`Accumulator::insertions_only`]).
+            pub fn insert_only(&self) -> bool {
+                self.insertions_only
             }
         }
     )*};
@@ -214,6 +225,17 @@ impl<N: Ord> Extremum<N> {
         if max { a > b } else { a < b }
     }
 
+    /// Adds `value` `diff` times when no value will ever be taken away: only the extreme and its
+    /// count matter then, so nothing else is kept.
+    #[inline]
+    fn insert(&mut self, value: N, diff: isize, max: bool) {
+        match &mut self.best {
+            Some((best, count)) if *best == value => *count += diff,
+            Some((best, _)) if !Self::better(&value, best, max) => {}
+            _ => self.best = Some((value, diff)),
+        }
+    }
+
     #[inline]
     fn update(&mut self, value: N, diff: isize, max: bool) {
         match &mut self.best {
@@ -283,7 +305,14 @@ impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> fo
     type Output = N;
     #[inline]
     fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
-        state.update((self.f)(value), diff, false);
+        if self.insertions_only && diff > 0 {
+            state.insert((self.f)(value), diff, false);
+        } else {
+            state.update((self.f)(value), diff, false);
+        }
+    }
+    fn insertions_only(&mut self) {
+        self.insertions_only = true;
     }
     fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
         state.best.as_ref().map(|(value, _)| value.clone())
@@ -298,7 +327,14 @@ impl<V, N: Ord + Clone + 'static, F: FnMut(&V) -> N + 'static> Accumulator<V> fo
     type Output = N;
     #[inline]
     fn update(&mut self, state: &mut Self::State, value: &V, diff: isize) {
-        state.update((self.f)(value), diff, true);
+        if self.insertions_only && diff > 0 {
+            state.insert((self.f)(value), diff, true);
+        } else {
+            state.update((self.f)(value), diff, true);
+        }
+    }
+    fn insertions_only(&mut self) {
+        self.insertions_only = true;
     }
     fn output(&self, state: &Self::State, _count: isize) -> Option<N> {
         state.best.as_ref().map(|(value, _)| value.clone())
@@ -324,6 +360,9 @@ macro_rules! tuple_accumulator {
             #[inline]
             fn merge(&self, into: &mut Self::State, from: Self::State) {
                 $( self.$i.merge(&mut into.$i, from.$i); )+
+            }
+            fn insertions_only(&mut self) {
+                $( self.$i.insertions_only(); )+
             }
         }
     };
@@ -378,6 +417,35 @@ mod tests {
     use std::collections::BTreeMap;
 
     proptest! {
+        /// On insert-only input, `min` and `max` told so give what they give keeping every value,
+        /// also after merging (sessions) and with several aggregates in one tuple.
+        #[test]
+        fn insert_only_extremes_equal_the_full_ones(
+            values in prop::collection::vec((0u8..40, 1isize..3), 1..300),
+            split in 0usize..300,
+        ) {
+            let mut full = (Max::new(|v: &u8| *v), Min::new(|v: &u8| *v));
+            let mut lean = (Max::new(|v: &u8| *v), Min::new(|v: &u8| *v));
+            lean.insertions_only();
+            prop_assert!(lean.0.insert_only() && lean.1.insert_only() && !full.0.insert_only());
+            let (mut a, mut b) = (<(Extremum<u8>, Extremum<u8>)>::default(), <(Extremum<u8>, Extremum<u8>)>::default());
+            let (mut c, mut d) = (<(Extremum<u8>, Extremum<u8>)>::default(), <(Extremum<u8>, Extremum<u8>)>::default());
+            for (i, (value, diff)) in values.iter().enumerate() {
+                if i < split {
+                    full.update(&mut a, value, *diff);
+                    lean.update(&mut c, value, *diff);
+                } else {
+                    full.update(&mut b, value, *diff);
+                    lean.update(&mut d, value, *diff);
+                }
+                prop_assert_eq!(full.output(&a, 1), lean.output(&c, 1));
+            }
+            prop_assert!(c.0.rest.is_empty() && c.1.rest.is_empty(), "nothing but the extreme is kept");
+            full.merge(&mut a, b);
+            lean.merge(&mut c, d);
+            prop_assert_eq!(full.output(&a, 1), lean.output(&c, 1));
+        }
+
         /// `min` and `max` states agree with a multiset under any interleaving of additions and
         /// retractions of values that are present, and after merging two states.
         #[test]

@@ -41,14 +41,67 @@ const RAW_JSON: &str = "$serde_json::private::RawValue";
 /// Writes a decimal as a JSON number with every digit in human-readable formats, as exact text in
 /// binary ones.
 pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
-    let text = value.to_string();
+    let mut buffer = [0u8; TEXT_BYTES];
+    let slow;
+    let text = match format_plain(value, &mut buffer) {
+        Some(text) => text,
+        None => {
+            slow = value.to_string();
+            slow.as_str()
+        }
+    };
     if serializer.is_human_readable() {
         let mut raw = serializer.serialize_struct(RAW_JSON, 1)?;
-        raw.serialize_field(RAW_JSON, &text)?;
+        raw.serialize_field(RAW_JSON, text)?;
         raw.end()
     } else {
-        serializer.serialize_str(&text)
+        serializer.serialize_str(text)
     }
+}
+
+/// Bytes of the longest text [`format_plain`] writes: a sign, 20 digits, a point and up to 28
+/// leading zeros.
+const TEXT_BYTES: usize = 64;
+
+/// `value` as its `Display` writes it (every digit of its scale, `-` for a negative value, even a
+/// negative zero) when its mantissa fits in 64 bits, without `Display`'s division of a 96-bit
+/// number per digit; `None` otherwise.
+#[inline]
+fn format_plain<'a>(value: &Decimal, buffer: &'a mut [u8; TEXT_BYTES]) -> Option<&'a str> {
+    let mantissa = u64::try_from(value.mantissa().unsigned_abs()).ok()?;
+    let scale = value.scale() as usize;
+    // The digits, least significant first, at least `scale` of them.
+    let mut digits = [b'0'; 48];
+    let mut len = 0;
+    let mut rest = mantissa;
+    while rest > 0 {
+        digits[len] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        len += 1;
+    }
+    let len = len.max(scale);
+    let whole = len - scale;
+    let mut at = 0;
+    let mut push = |byte: u8| {
+        buffer[at] = byte;
+        at += 1;
+    };
+    if value.is_sign_negative() {
+        push(b'-');
+    }
+    if whole == 0 {
+        push(b'0');
+    }
+    for index in (scale..len).rev() {
+        push(digits[index]);
+    }
+    if scale > 0 {
+        push(b'.');
+        for index in (0..scale).rev() {
+            push(digits[index]);
+        }
+    }
+    std::str::from_utf8(&buffer[..at]).ok()
 }
 
 /// Reads a decimal from a number or a string, digit for digit.
@@ -160,6 +213,24 @@ mod tests {
         );
         assert!(serde_json::from_str::<Amount>("true").is_err());
         assert!(serde_json::from_str::<Amount>("[1]").is_err());
+    }
+
+    proptest::proptest! {
+        /// Decimals are written exactly as `Display` writes them, whatever their mantissa and scale.
+        #[test]
+        fn plain_text_is_displays(mantissa in proptest::num::i128::ANY, scale in 0u32..=28, small in proptest::bool::ANY) {
+            let mantissa = if small { mantissa % (1 << 64) } else { mantissa % (1 << 96) };
+            let value = Decimal::from_i128_with_scale(mantissa, scale);
+            let mut buffer = [0u8; TEXT_BYTES];
+            if let Some(text) = format_plain(&value, &mut buffer) {
+                proptest::prop_assert_eq!(text, value.to_string());
+            }
+            let mut negative_zero = Decimal::new(0, scale);
+            negative_zero.set_sign_negative(true);
+            let mut buffer = [0u8; TEXT_BYTES];
+            let expected = negative_zero.to_string();
+            proptest::prop_assert_eq!(format_plain(&negative_zero, &mut buffer), Some(expected.as_str()));
+        }
     }
 
     #[test]

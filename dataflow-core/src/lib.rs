@@ -136,6 +136,8 @@ pub mod accumulators;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
+#[cfg(feature = "chrono")]
+pub mod date;
 #[cfg(feature = "decimal")]
 pub mod decimal;
 mod error;

@@ -303,6 +303,55 @@ impl Plan {
         self.nodes.iter().filter(|n| n.kind == StageKind::Input)
     }
 
+    /// Whether the plan is **insert-only and stateless**: every stage maps, filters, keys, stamps or
+    /// concatenates records one by one (`map`, `filter`, `filter_map`, `flat_map`, `key`, `key_by`,
+    /// `event_time`, `union`), none keeps state. Such a plan never retracts an output record, so its
+    /// batch output is the multiset of what its stages emit, each copy with multiplicity +1: a runner
+    /// needs no consolidation (no sort) to produce it.
+    pub fn is_insert_only(&self) -> bool {
+        self.nodes.iter().all(|node| is_stateless(node.kind))
+    }
+
+    /// Whether every update reaching node `id` is an insertion: every stage before it (its inputs,
+    /// theirs, and so on) is stateless (see [`Plan::is_insert_only`]) or a `window` marker, so no
+    /// record it sees is ever retracted. Its aggregate may then keep less state (a `max` only its
+    /// greatest value).
+    pub fn receives_only_insertions(&self, id: usize) -> bool {
+        let mut stack: Vec<usize> = self.nodes.get(id).map_or(Vec::new(), |n| n.inputs.clone());
+        let mut seen = vec![false; self.nodes.len()];
+        while let Some(at) = stack.pop() {
+            let Some(node) = self.nodes.get(at) else {
+                return false;
+            };
+            if std::mem::replace(&mut seen[at], true) {
+                continue;
+            }
+            if !(is_stateless(node.kind) || node.kind == StageKind::Window) {
+                return false;
+            }
+            stack.extend(node.inputs.iter().copied());
+        }
+        true
+    }
+}
+
+/// Whether a stage of kind `kind` maps, filters, keys, stamps or concatenates records one by one.
+fn is_stateless(kind: StageKind) -> bool {
+    matches!(
+        kind,
+        StageKind::Input
+            | StageKind::Map
+            | StageKind::Filter
+            | StageKind::FilterMap
+            | StageKind::FlatMap
+            | StageKind::Key
+            | StageKind::KeyBy
+            | StageKind::EventTime
+            | StageKind::Union
+    )
+}
+
+impl Plan {
     /// The pipeline's version: 16 hex digits of a 64-bit FNV-1a hash over the plan's kinds, names, edges,
     /// parameters and source texts. Line numbers and formatting do not count, so moving or reformatting a
     /// declaration keeps its version while changing any stage's logic gives a new one.
@@ -530,6 +579,21 @@ mod tests {
         assert!(serde_json::to_value(&base).unwrap().get("params").is_none());
         let back: Plan = serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();
         assert_eq!(back, other);
+    }
+
+    #[test]
+    fn only_stateless_stages_are_insert_only() {
+        let mut plan = sample();
+        assert!(plan.is_insert_only());
+        let m = plan.output;
+        let k = plan.push(Node::stage(StageKind::Key, vec![m], "|x| *x", 5));
+        assert!(plan.is_insert_only());
+        let c = plan.push(Node::stage(StageKind::Count, vec![k], "", 6));
+        plan.output = c;
+        assert!(!plan.is_insert_only());
+        assert!(plan.receives_only_insertions(c));
+        let after = plan.push(Node::stage(StageKind::Max, vec![c], "|x| *x", 7));
+        assert!(!plan.receives_only_insertions(after));
     }
 
     #[test]

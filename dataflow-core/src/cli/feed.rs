@@ -1,6 +1,6 @@
 //! Batch and stream mode: the input file fed as one batch, or as an unbounded stream of steps.
 
-use crate::cli::inputs::{CliInputs, input_paths, read_all, total_bytes};
+use crate::cli::inputs::{CliInputs, input_paths, read_parts, total_bytes};
 use crate::cli::metrics::RunMetrics;
 use crate::cli::progress::Progress;
 use crate::cli::{
@@ -8,7 +8,7 @@ use crate::cli::{
     refuse_writing_the_input, runner_of,
 };
 use crate::error::Error;
-use crate::io::jsonl::{write_changes, write_late, write_records};
+use crate::io::jsonl::{write_changes, write_late, write_records_in_parallel};
 use crate::io::{DeadLetter, DeadLetterSink, SourceStats};
 use crate::log::Schema;
 use crate::pipeline::{Inputs, Pipeline};
@@ -68,23 +68,48 @@ where
     let metrics = RunMetrics::start::<P>(args.metrics, &version, mode, args.quiet)?;
     let runner = metrics.runner(runner);
 
-    let output = {
+    let mut split_stats = None;
+    let mut output = {
         // Only the leader reports dead letters: every process reads the whole input.
         let mut letters = |letter: DeadLetter| if leader { dead.write(&letter) } else { Ok(()) };
         match args.mode {
             Mode::Batch => {
                 let progress = Progress::bytes("reading", total_bytes(&paths), args.quiet)
                     .on_set(metrics.bytes_gauge());
-                let batch = read_all::<P>(&mut sources, &progress, &mut letters)?;
-                let records = <P::Inputs as Inputs>::len(&batch) as u64;
-                metrics.sources(
-                    <P::Inputs as CliInputs>::stats(&sources),
-                    <P::Inputs as CliInputs>::bytes_read(&sources),
-                );
+                // One step, built part by part while the workers already aggregate what was read.
+                let mut running = runner.start()?;
+                // A pipeline without event time does not depend on the order of its input, so a
+                // single process reads it in parallel parts, one per worker, where it splits exactly.
+                let split = if !P::EVENT_TIME && args.processes <= 1 && args.workers > 1 {
+                    <P::Inputs as CliInputs>::read_split(
+                        &paths,
+                        args.format,
+                        args.workers,
+                        &mut |bytes| progress.set(bytes),
+                        &mut letters,
+                        &mut |part| running.insert(part),
+                    )?
+                } else {
+                    None
+                };
+                if split.is_none() {
+                    read_parts::<P>(&mut sources, &progress, &mut letters, &mut |part| {
+                        running.insert(part)
+                    })?;
+                }
+                split_stats = split;
                 progress.note("running".into());
-                let output = runner.batch_of(batch)?;
+                running.complete()?;
+                let output = running.finish()?;
+                let stats = split.unwrap_or_else(|| <P::Inputs as CliInputs>::stats(&sources));
+                let bytes = if split.is_some() {
+                    total_bytes(&paths)
+                } else {
+                    <P::Inputs as CliInputs>::bytes_read(&sources)
+                };
+                metrics.sources(stats, bytes);
                 metrics.step(
-                    records,
+                    stats.ok,
                     output.records.len() as u64,
                     output.late.len() as u64,
                 );
@@ -130,12 +155,18 @@ where
             }
         }
     };
-    let stats = <P::Inputs as CliInputs>::stats(&sources);
+    // A batch of an insert-only plan comes unsorted (see `Output::records`); files are written in
+    // one order whatever the worker count.
+    if P::plan().is_insert_only() {
+        output.sort();
+    }
+    let stats = split_stats.unwrap_or_else(|| <P::Inputs as CliInputs>::stats(&sources));
     if leader {
         if args.changes && args.mode == Mode::Stream {
             write_changes(&mut out, &output.closing_changes, &out_name)?;
         } else {
-            write_records(&mut out, &output, P::NAME, &out_name)?;
+            // One formatting thread per worker: the workers are done.
+            write_records_in_parallel(&mut out, &mut output, P::NAME, &out_name, args.workers)?;
         }
     }
     write_late(&mut late_out, &output.late, &late_name, args.late.is_none())?;

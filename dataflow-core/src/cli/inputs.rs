@@ -4,7 +4,7 @@
 use crate::cli::progress::Progress;
 use crate::cli::{FormatArg, input_format};
 use crate::error::Error;
-use crate::io::{DeadLetter, FileSource, LiveSource, Next, SourceStats, field_names};
+use crate::io::{DeadLetter, FileSource, Format, LiveSource, Next, SourceStats, field_names};
 use crate::log::{LoggedInputs, Schema};
 use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
@@ -49,6 +49,19 @@ pub trait CliInputs: LoggedInputs {
 
     /// Each input's record type and fields, for help texts.
     fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>>;
+
+    /// Batch mode: reads the input in `parts` parts in parallel when it can be split exactly (one
+    /// input, a regular file: see [`FileSource::split`]), handing every part's records to `part` as
+    /// they come (in no fixed order across parts) and the dead letters to `dead` in file order.
+    /// Returns the counts, or `None` when the input cannot be split (nothing was read then).
+    fn read_split(
+        paths: &[PathBuf],
+        format: Option<FormatArg>,
+        parts: usize,
+        progress: &mut dyn FnMut(u64),
+        dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+        part: &mut dyn FnMut(Self::Batch) -> Result<(), Error>,
+    ) -> Result<Option<SourceStats>, Error>;
 
     /// `serve`: serves pipeline `P` over HTTP (pipelines with one input).
     #[cfg(feature = "serve")]
@@ -117,6 +130,140 @@ fn add(a: SourceStats, b: SourceStats) -> SourceStats {
     }
 }
 
+/// The body of [`CliInputs::read_split`]: one input is split, several are read in turn.
+macro_rules! read_split_body {
+    ($paths:ident, $format:ident, $parts:ident, $progress:ident, $dead:ident, $part:ident; $t:ident) => {
+        read_split_one::<$t>(
+            &$paths[0],
+            input_format(&$paths[0], $format)?,
+            $parts,
+            $progress,
+            $dead,
+            &mut |records| $part((records,)),
+        )
+    };
+    ($paths:ident, $format:ident, $parts:ident, $progress:ident, $dead:ident, $part:ident; $($t:ident)+) => {{
+        let _ = ($paths, $format, $parts, $progress, $dead, $part);
+        Ok(None)
+    }};
+}
+
+/// What a thread reading one part of a split input tells the reader.
+enum PartMessage<T> {
+    /// Records read, and the part's bytes read so far.
+    Records(Vec<T>, u64),
+    /// A record that could not be read.
+    Letter(DeadLetter),
+    /// The part is read to its end: its counts.
+    Done(SourceStats),
+    /// Reading the file failed.
+    Failed(Error),
+}
+
+/// Records a part's thread gathers before handing them over.
+const PART_PIECE: usize = 1 << 14;
+
+/// Reads the file `path` in up to `parts` parts in parallel (see [`CliInputs::read_split`]).
+fn read_split_one<T: Record>(
+    path: &PathBuf,
+    format: Format,
+    parts: usize,
+    progress: &mut dyn FnMut(u64),
+    dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+    part: &mut dyn FnMut(Vec<T>) -> Result<(), Error>,
+) -> Result<Option<SourceStats>, Error> {
+    let Some(sources) = FileSource::<T>::split(path, format, parts)? else {
+        return Ok(None);
+    };
+    let count = sources.len();
+    std::thread::scope(|scope| {
+        let (sender, receiver) =
+            std::sync::mpsc::sync_channel::<(usize, PartMessage<T>)>(4 * count);
+        for (index, mut source) in sources.into_iter().enumerate() {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                let mut records = Vec::with_capacity(PART_PIECE);
+                let message = loop {
+                    match source.try_next() {
+                        Ok(Some(Ok(record))) => {
+                            records.push(record);
+                            if records.len() == PART_PIECE {
+                                let full =
+                                    std::mem::replace(&mut records, Vec::with_capacity(PART_PIECE));
+                                let bytes = source.bytes_read();
+                                if sender
+                                    .send((index, PartMessage::Records(full, bytes)))
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(Some(Err(letter))) => {
+                            if sender.send((index, PartMessage::Letter(letter))).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {
+                            let bytes = source.bytes_read();
+                            if sender
+                                .send((index, PartMessage::Records(records, bytes)))
+                                .is_err()
+                            {
+                                return;
+                            }
+                            break PartMessage::Done(source.stats());
+                        }
+                        Err(error) => break PartMessage::Failed(error),
+                    }
+                };
+                let _ = sender.send((index, message));
+            });
+        }
+        drop(sender);
+        // Dead letters are written in file order: those of a part once every part before it is done.
+        let mut held: Vec<Vec<DeadLetter>> = (0..count).map(|_| Vec::new()).collect();
+        let mut done = vec![false; count];
+        let mut bytes = vec![0u64; count];
+        let mut writing = 0;
+        let mut total = SourceStats::default();
+        for (index, message) in receiver {
+            match message {
+                PartMessage::Records(records, read) => {
+                    bytes[index] = read;
+                    progress(bytes.iter().sum());
+                    if !records.is_empty() {
+                        part(records)?;
+                    }
+                }
+                PartMessage::Letter(letter) if index == writing => dead(letter)?,
+                PartMessage::Letter(letter) => held[index].push(letter),
+                PartMessage::Done(stats) => {
+                    total = add(total, stats);
+                    done[index] = true;
+                    while writing < count && done[writing] {
+                        writing += 1;
+                        if writing < count {
+                            for letter in std::mem::take(&mut held[writing]) {
+                                dead(letter)?;
+                            }
+                        }
+                    }
+                }
+                PartMessage::Failed(error) => return Err(error),
+            }
+        }
+        if done.iter().all(|d| *d) {
+            Ok(Some(total))
+        } else {
+            Err(Error::Source(format!(
+                "{}: a reading thread stopped early",
+                path.display()
+            )))
+        }
+    })
+}
+
 macro_rules! cli_inputs {
     ($($t:ident $i:tt),+) => {
         impl<$($t: Record + Schema),+> CliInputs for ($($t,)+) {
@@ -163,6 +310,17 @@ macro_rules! cli_inputs {
 
             fn fields() -> Vec<Option<(&'static str, &'static [&'static str])>> {
                 vec![$(field_names::<$t>(),)+]
+            }
+
+            fn read_split(
+                paths: &[PathBuf],
+                format: Option<FormatArg>,
+                parts: usize,
+                progress: &mut dyn FnMut(u64),
+                dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
+                part: &mut dyn FnMut(Self::Batch) -> Result<(), Error>,
+            ) -> Result<Option<SourceStats>, Error> {
+                read_split_body!(paths, format, parts, progress, dead, part; $($t)+)
             }
 
             #[cfg(feature = "serve")]
@@ -265,22 +423,28 @@ pub(crate) fn input_paths<P: Pipeline>(inputs: &[String]) -> Result<Vec<PathBuf>
 /// Records read from each input between progress updates.
 const PROGRESS_EVERY: usize = 1 << 16;
 
-/// Reads every input to its end as one batch, showing progress; dead letters go to `dead`.
-pub(crate) fn read_all<P>(
+/// Reads every input to its end, handing it to `part` in parts of up to [`PROGRESS_EVERY`] records
+/// per input, in input order, showing progress; dead letters go to `dead`. The parts of a batch run
+/// go straight into its open step ([`crate::Running::insert`]), so the input is never held whole.
+pub(crate) fn read_parts<P>(
     sources: &mut <P::Inputs as CliInputs>::Sources,
     progress: &Progress,
     dead: &mut dyn FnMut(DeadLetter) -> Result<(), Error>,
-) -> Result<<P::Inputs as Inputs>::Batch, Error>
+    part: &mut dyn FnMut(<P::Inputs as Inputs>::Batch) -> Result<(), Error>,
+) -> Result<(), Error>
 where
     P: Pipeline,
     P::Inputs: CliInputs,
 {
-    let mut batch = <P::Inputs as Inputs>::empty();
     loop {
+        let mut batch = <P::Inputs as Inputs>::empty();
         let state = <P::Inputs as CliInputs>::read(sources, PROGRESS_EVERY, &mut batch, dead)?;
         progress.set(<P::Inputs as CliInputs>::bytes_read(sources));
+        if <P::Inputs as Inputs>::len(&batch) > 0 {
+            part(batch)?;
+        }
         if state.ended {
-            return Ok(batch);
+            return Ok(());
         }
         if state.waiting {
             <P::Inputs as CliInputs>::wait(sources);

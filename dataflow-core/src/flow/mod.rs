@@ -273,11 +273,18 @@ impl<'scope, D: Record, S: Stage<D>> Flow<'scope, D, S> {
 pub type Bare<B> = B;
 
 impl<'scope, D: Record, K: Record, V: Record, S: Stage<D, Out = (K, V)>> Flow<'scope, D, S> {
-    fn aggregate_with<A: Accumulator<V>>(self, id: usize, acc: A) -> Flow<'scope, (K, A::Output)>
+    fn aggregate_with<A: Accumulator<V>>(
+        self,
+        id: usize,
+        mut acc: A,
+    ) -> Flow<'scope, (K, A::Output)>
     where
         A::Output: Record,
     {
         let ctx = self.ctx.clone();
+        if ctx.plan().receives_only_insertions(id) {
+            acc.insertions_only();
+        }
         let out = hash_aggregate(&ctx, id, self.collection(), acc);
         Flow::new(&ctx, out)
     }

@@ -146,11 +146,14 @@ impl<'scope, K: Record, V: Record> Windowed<'scope, K, V> {
     fn aggregate_with<A: Accumulator<V>>(
         self,
         _id: usize,
-        acc: A,
+        mut acc: A,
     ) -> Flow<'scope, ((K, TimeWindow), A::Output)>
     where
         A::Output: Record,
     {
+        if self.ctx.plan().receives_only_insertions(self.id) {
+            acc.insertions_only();
+        }
         let out = window_aggregate(&self.ctx, self.id, self.collection, self.spec, acc);
         Flow::new(&self.ctx, out)
     }

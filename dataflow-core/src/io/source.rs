@@ -34,7 +34,7 @@ use crate::io::dead_letter::DeadLetter;
 use crate::io::format::Format;
 use serde::de::DeserializeOwned;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -64,6 +64,9 @@ pub struct FileSource<T> {
     may_wait: bool,
     /// Set once reading failed as a whole: nothing more is read.
     failed: bool,
+    /// The source reads the whole file from its start (not a part from [`FileSource::split`]): only
+    /// then can its first record tell that the file has no header line.
+    from_start: bool,
     error: Option<Error>,
     _record: PhantomData<fn() -> T>,
 }
@@ -73,6 +76,8 @@ enum Lines {
         reader: csv::Reader<LineEnds<Reader>>,
         ends: Arc<Mutex<LineEndIndex>>,
         headers: csv::StringRecord,
+        /// The same header, as bytes: records are deserialized from their bytes, without a copy.
+        byte_headers: csv::ByteRecord,
         record: csv::ByteRecord,
     },
     Jsonl {
@@ -100,10 +105,8 @@ impl<R: Read> Read for LineEnds<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut index = self.ends.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, byte) in buf[..n].iter().enumerate() {
-            if *byte == b'\n' || *byte == b'\r' {
-                index.ends.push_back((self.offset + i as u64, *byte));
-            }
+        for i in memchr::memchr2_iter(b'\n', b'\r', &buf[..n]) {
+            index.ends.push_back((self.offset + i as u64, buf[i]));
         }
         self.offset += n as u64;
         Ok(n)
@@ -138,6 +141,10 @@ impl LineEndIndex {
         self.lines_before + 1
     }
 }
+
+/// The least bytes per part for [`FileSource::split`] to split a file: below it, reading in one
+/// part is as fast.
+pub const SPLIT_MIN_BYTES: u64 = 1 << 20;
 
 /// Why a line could not be read: its line number, the reason and its text.
 type Bad = (u64, String, String);
@@ -179,10 +186,26 @@ impl<T: DeserializeOwned> FileSource<T> {
         format: Format,
         may_wait: bool,
     ) -> Result<Self, Error> {
+        Self::from_part(path, file, format, may_wait, None)
+    }
+
+    /// A source over `file`; `part` is set for a part of a larger file that starts after a line
+    /// end: the CSV header read from the file's start, and the number of lines before the part.
+    fn from_part(
+        path: &Path,
+        file: Reader,
+        format: Format,
+        may_wait: bool,
+        part: Option<(&csv::StringRecord, u64)>,
+    ) -> Result<Self, Error> {
         let reader = BufReader::with_capacity(1 << 16, file);
+        let lines_before = part.map_or(0, |(_, lines)| lines);
         let lines = match format {
             Format::Csv => {
-                let ends = Arc::new(Mutex::new(LineEndIndex::default()));
+                let ends = Arc::new(Mutex::new(LineEndIndex {
+                    lines_before,
+                    ..LineEndIndex::default()
+                }));
                 let counted = LineEnds {
                     inner: reader.into_inner(),
                     offset: 0,
@@ -190,21 +213,34 @@ impl<T: DeserializeOwned> FileSource<T> {
                 };
                 let mut reader = csv::ReaderBuilder::new()
                     .flexible(true)
-                    .trim(csv::Trim::All)
+                    // Fields are trimmed by `next_csv`, only those that need it: csv would copy
+                    // every record to trim it.
+                    .trim(csv::Trim::Headers)
+                    .has_headers(part.is_none())
                     .buffer_capacity(1 << 16)
                     .from_reader(counted);
-                let headers = reader.headers().map_err(|e| match e.kind() {
-                    csv::ErrorKind::Io(io) => Error::io(
-                        path,
-                        std::io::Error::new(io.kind(), format!("cannot read the CSV header: {io}")),
-                    ),
-                    _ => Error::Source(format!(
-                        "{}: cannot read the CSV header: {e}",
-                        path.display()
-                    )),
-                })?;
+                let headers = match part {
+                    Some((headers, _)) => headers.clone(),
+                    None => reader
+                        .headers()
+                        .map_err(|e| match e.kind() {
+                            csv::ErrorKind::Io(io) => Error::io(
+                                path,
+                                std::io::Error::new(
+                                    io.kind(),
+                                    format!("cannot read the CSV header: {io}"),
+                                ),
+                            ),
+                            _ => Error::Source(format!(
+                                "{}: cannot read the CSV header: {e}",
+                                path.display()
+                            )),
+                        })?
+                        .clone(),
+                };
                 Lines::Csv {
-                    headers: headers.clone(),
+                    byte_headers: csv::ByteRecord::from(headers.clone()),
+                    headers,
                     reader,
                     ends,
                     record: csv::ByteRecord::new(),
@@ -212,7 +248,7 @@ impl<T: DeserializeOwned> FileSource<T> {
             }
             Format::Jsonl => Lines::Jsonl {
                 reader,
-                line: 0,
+                line: lines_before,
                 buffer: Vec::new(),
                 bytes: 0,
             },
@@ -223,9 +259,88 @@ impl<T: DeserializeOwned> FileSource<T> {
             stats: SourceStats::default(),
             may_wait,
             failed: false,
+            from_start: part.is_none(),
             error: None,
             _record: PhantomData,
         })
+    }
+
+    /// Splits the regular file `path` into up to `parts` sources over consecutive byte ranges, each
+    /// starting after a line end, to be read in parallel: their records, dead letters (with their
+    /// exact line numbers) and counts together are those of [`FileSource::open`], part after part.
+    ///
+    /// `None` when the file cannot be split exactly or is not worth it: not a regular file, smaller
+    /// than [`SPLIT_MIN_BYTES`] per part, or CSV with a quote character anywhere (a quoted field may
+    /// hold a line end, so a line end is not surely a record boundary). JSON Lines always splits at
+    /// line ends: a JSON string cannot hold a raw line end.
+    pub fn split(
+        path: impl AsRef<Path>,
+        format: Format,
+        parts: usize,
+    ) -> Result<Option<Vec<Self>>, Error> {
+        let path = path.as_ref();
+        let io = |e| Error::io(path, e);
+        let file = File::open(path).map_err(io)?;
+        let metadata = file.metadata().map_err(io)?;
+        let len = metadata.len();
+        if parts < 2 || !metadata.is_file() || len < SPLIT_MIN_BYTES * parts as u64 {
+            return Ok(None);
+        }
+        // One pass over the file: refuse quotes in CSV, find a line end after each target offset
+        // and count the lines before it.
+        let targets: Vec<u64> = (1..parts as u64).map(|i| len * i / parts as u64).collect();
+        let mut starts: Vec<(u64, u64)> = Vec::with_capacity(parts);
+        let mut reader = file;
+        let mut buffer = vec![0u8; 1 << 20];
+        let (mut offset, mut lines) = (0u64, 0u64);
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io(e)),
+            };
+            let chunk = &buffer[..n];
+            if format == Format::Csv && memchr::memchr(b'"', chunk).is_some() {
+                return Ok(None);
+            }
+            for i in memchr::memchr_iter(b'\n', chunk) {
+                lines += 1;
+                let after = offset + i as u64 + 1;
+                // The first line end at or after the next target starts the next part.
+                if starts.len() < targets.len() && after > targets[starts.len()] {
+                    starts.push((after, lines));
+                }
+            }
+            offset += n as u64;
+        }
+        // A part starting at the end of the file would be empty.
+        starts.retain(|&(start, _)| start < offset);
+        if starts.is_empty() {
+            return Ok(None);
+        }
+        let first_end = starts[0].0;
+        let file = File::open(path).map_err(io)?;
+        let first = Self::from_reader(path, Box::new(file.take(first_end)), format, false)?;
+        let headers = match &first.lines {
+            Lines::Csv { headers, .. } => headers.clone(),
+            Lines::Jsonl { .. } => csv::StringRecord::new(),
+        };
+        let mut sources = Vec::with_capacity(starts.len() + 1);
+        sources.push(first);
+        for (k, &(start, lines_before)) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).map_or(offset, |&(next, _)| next);
+            let mut file = File::open(path).map_err(io)?;
+            file.seek(SeekFrom::Start(start)).map_err(io)?;
+            sources.push(Self::from_part(
+                path,
+                Box::new(file.take(end - start)),
+                format,
+                false,
+                Some((&headers, lines_before)),
+            )?);
+        }
+        Ok(Some(sources))
     }
 
     /// The next record, or a dead letter for a line that cannot be read as one; `None` at the end of
@@ -283,6 +398,7 @@ impl<T: DeserializeOwned> FileSource<T> {
             reader,
             ends,
             headers,
+            byte_headers,
             record,
         } = &mut self.lines
         else {
@@ -291,12 +407,14 @@ impl<T: DeserializeOwned> FileSource<T> {
         let outcome: Result<T, Bad> = match reader.read_byte_record(record) {
             Ok(false) => return Ok(None),
             Ok(true) => {
+                if needs_trim(record) {
+                    record.trim();
+                }
                 let line = record.position().map_or(0, |p| {
                     ends.lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .line_at(p.byte())
                 });
-                let raw = raw_csv(record);
                 if record.len() != headers.len() {
                     Err((
                         line,
@@ -306,22 +424,35 @@ impl<T: DeserializeOwned> FileSource<T> {
                             headers.iter().collect::<Vec<_>>().join(","),
                             record.len()
                         ),
-                        raw,
+                        raw_csv(record),
                     ))
+                } else if std::str::from_utf8(record.as_slice()).is_err() {
+                    // Only a record that is not UTF-8 is copied, for the reason csv gives.
+                    let reason = match csv::StringRecord::from_byte_record(record.clone()) {
+                        Err(e) => format!("invalid UTF-8: {e}"),
+                        Ok(_) => "invalid UTF-8".to_string(),
+                    };
+                    Err((line, reason, raw_csv(record)))
                 } else {
-                    match csv::StringRecord::from_byte_record(record.clone()) {
-                        Ok(text) => match text.deserialize::<T>(Some(headers)) {
-                            Ok(value) => Ok(value),
-                            Err(_) if self.stats.read == 0 && looks_like_a_record::<T>(headers) => {
-                                return Err(Error::Source(format!(
-                                    "{}: line 1: the CSV file has no header line: its first line \
-                                     looks like a record; add a header naming the fields",
-                                    self.path
-                                )));
-                            }
-                            Err(e) => Err((line, csv_reason::<T>(&e, &text, headers), raw)),
-                        },
-                        Err(e) => Err((line, format!("invalid UTF-8: {e}"), raw)),
+                    // Read straight from the record's bytes (known to be UTF-8): no copy, and the
+                    // raw text is built only for a dead letter.
+                    match record.deserialize::<T>(Some(byte_headers)) {
+                        Ok(value) => Ok(value),
+                        Err(_)
+                            if self.from_start
+                                && self.stats.read == 0
+                                && looks_like_a_record::<T>(headers) =>
+                        {
+                            return Err(Error::Source(format!(
+                                "{}: line 1: the CSV file has no header line: its first line \
+                                 looks like a record; add a header naming the fields",
+                                self.path
+                            )));
+                        }
+                        Err(e) => {
+                            let text = csv::StringRecord::from_byte_record_lossy(record.clone());
+                            Err((line, csv_reason::<T>(&e, &text, headers), raw_csv(record)))
+                        }
                     }
                 }
             }
@@ -402,6 +533,16 @@ impl<T: DeserializeOwned> FileSource<T> {
 /// Whether the CSV header line itself reads as a record of `T`: then the file has no header line.
 fn looks_like_a_record<T: DeserializeOwned>(headers: &csv::StringRecord) -> bool {
     headers.deserialize::<T>(None).is_ok()
+}
+
+/// Whether a field of `record` starts or ends with ASCII whitespace, which is trimmed as csv's
+/// `Trim::All` trims it.
+#[inline]
+fn needs_trim(record: &csv::ByteRecord) -> bool {
+    record.iter().any(|field| {
+        field.first().is_some_and(u8::is_ascii_whitespace)
+            || field.last().is_some_and(u8::is_ascii_whitespace)
+    })
 }
 
 fn raw_csv(record: &csv::ByteRecord) -> String {
@@ -637,6 +778,76 @@ mod tests {
         let mut source = FileSource::<Sale>::open(&path, Format::Csv).unwrap();
         let items = items(&mut source);
         assert!(items[0].is_err() && items[1].is_ok(), "{items:?}");
+    }
+
+    /// Every item of the parts of a split file, part after part.
+    fn split_items<T: DeserializeOwned>(
+        path: &Path,
+        format: Format,
+        parts: usize,
+    ) -> Option<(Vec<Result<T, DeadLetter>>, SourceStats)> {
+        let sources = FileSource::<T>::split(path, format, parts).unwrap()?;
+        assert!(sources.len() > 1, "the file is split");
+        let mut all = Vec::new();
+        let mut stats = SourceStats::default();
+        for mut source in sources {
+            all.extend(items(&mut source));
+            let part = source.stats();
+            stats.read += part.read;
+            stats.ok += part.ok;
+            stats.dead += part.dead;
+        }
+        Some((all, stats))
+    }
+
+    #[test]
+    fn a_split_file_reads_as_the_whole_file_with_exact_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        // Bad rows, blank lines and `\r\n` line ends spread over a file of several MiB.
+        let mut csv = String::from("product,quantity,day\r\n");
+        let mut jsonl = String::new();
+        for i in 0..220_000 {
+            match i % 50_001 {
+                7 => csv.push_str("tea,lots,3\r\n"),
+                8 => csv.push_str("\r\n"),
+                9 => csv.push_str("jam,2\n"),
+                _ => csv.push_str(&format!(" tea-{i} ,{},{}\r\n", i % 100, 1 + i % 28)),
+            }
+            match i % 40_009 {
+                5 => jsonl.push_str("{\"text\": 5}\n"),
+                6 => jsonl.push('\n'),
+                _ => jsonl.push_str(&format!("{{\"text\":\"word {i}\"}}\n")),
+            }
+        }
+        let path = file(&dir, "sales.csv", csv.as_bytes());
+        let whole = items(&mut FileSource::<Sale>::open(&path, Format::Csv).unwrap());
+        let mut opened = FileSource::<Sale>::open(&path, Format::Csv).unwrap();
+        let _ = items(&mut opened);
+        for parts in [2, 3] {
+            let (split, stats) = split_items::<Sale>(&path, Format::Csv, parts).unwrap();
+            assert_eq!(format!("{split:?}"), format!("{whole:?}"), "{parts} parts");
+            assert_eq!(stats, opened.stats());
+        }
+        assert!(whole.iter().filter(|item| item.is_err()).count() >= 8);
+        let path = file(&dir, "words.jsonl", jsonl.as_bytes());
+        let whole = items(&mut FileSource::<Word>::open(&path, Format::Jsonl).unwrap());
+        let (split, _) = split_items::<Word>(&path, Format::Jsonl, 2).unwrap();
+        assert_eq!(format!("{split:?}"), format!("{whole:?}"));
+        // A quote anywhere: a line end may sit inside a field, so the file is not split.
+        csv.push_str("\"multi\nline\",1,2\n");
+        let path = file(&dir, "quoted.csv", csv.as_bytes());
+        assert!(
+            FileSource::<Sale>::split(&path, Format::Csv, 2)
+                .unwrap()
+                .is_none()
+        );
+        // Too small to be worth it.
+        let path = file(&dir, "small.csv", b"product,quantity,day\ntea,1,3\n");
+        assert!(
+            FileSource::<Sale>::split(&path, Format::Csv, 2)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ where
                 // A key's windows are kept in order of their start (all have one size), so a
                 // record finds its window by binary search however many are open: a batch opens
                 // every window of the input at once.
-                let index = match slots.binary_search_by_key(&window.start, |s| s.window.start) {
+                let index = match find_slot(slots, window.start) {
                     Ok(index) => index,
                     Err(_) if passed(close, Some(arrival)) => {
                         late = true;
@@ -287,6 +287,20 @@ fn close_time(close: u64) -> Time {
         Time::MAX
     } else {
         clock::at(close)
+    }
+}
+
+/// Where the window starting at `start` is among a key's slots (sorted by start), as a binary search
+/// answers. Records come mostly in time order, so the newest slot is looked at first: a batch holds
+/// every window of a key open, and a search through all of them for every record would miss the
+/// cache where the answer is nearly always the last one.
+#[inline]
+fn find_slot<S, O>(slots: &[Slot<S, O>], start: u64) -> Result<usize, usize> {
+    match slots.last() {
+        None => Err(0),
+        Some(last) if last.window.start == start => Ok(slots.len() - 1),
+        Some(last) if last.window.start < start => Err(slots.len()),
+        Some(_) => slots.binary_search_by_key(&start, |s| s.window.start),
     }
 }
 

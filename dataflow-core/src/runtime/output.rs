@@ -2,7 +2,7 @@
 //! ([`Output`]) with its [`Summary`], and the consolidated output a running pipeline keeps.
 
 use crate::context::LateRecord;
-use crate::record::consolidate;
+use crate::record::{consolidate, consolidate_in_parallel};
 use crate::time::clock::{self, Time};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
@@ -51,6 +51,11 @@ impl<O: Serialize> Serialize for Change<O> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output<O> {
     /// The consolidated output, sorted: every record with its multiplicity.
+    ///
+    /// Except for the batch output of an insert-only plan ([`dataflow_plan::Plan::is_insert_only`]:
+    /// stateless stages only, so nothing is ever retracted), which is handed over without the
+    /// consolidation sort: the same multiset, every output copy once with multiplicity 1, in the
+    /// order the workers produced them. [`Output::sort`] gives the sorted, consolidated form.
     pub records: Vec<(O, isize)>,
     /// Changes that appeared only when the input closed (such as windows completed by the end of input).
     pub closing_changes: Vec<Change<O>>,
@@ -66,6 +71,13 @@ impl<O> Output<O> {
         self.records
             .iter()
             .flat_map(|(record, diff)| std::iter::repeat_n(record, (*diff).max(0) as usize))
+    }
+}
+
+impl<O: Ord> Output<O> {
+    /// Sorts and consolidates [`Output::records`] (a no-op on output that already is).
+    pub fn sort(&mut self) {
+        consolidate(&mut self.records);
     }
 }
 
@@ -113,6 +125,13 @@ pub(crate) fn consolidate_changes<O: Ord>(updates: Vec<(O, Time, isize)>) -> Vec
 pub(crate) struct Consolidated<O> {
     merged: Vec<(O, isize)>,
     pending: Vec<(O, isize)>,
+    /// The plan is insert-only ([`dataflow_plan::Plan::is_insert_only`]): a batch output (every
+    /// change added unreported, by [`Consolidated::add`]) is handed over as it came, unsorted.
+    insert_only: bool,
+    /// Every pending change came from [`Consolidated::add`].
+    only_added: bool,
+    /// Threads that sort a large output (the workers of this process, idle by then).
+    threads: usize,
 }
 
 impl<O> Default for Consolidated<O> {
@@ -120,11 +139,25 @@ impl<O> Default for Consolidated<O> {
         Consolidated {
             merged: Vec::new(),
             pending: Vec::new(),
+            insert_only: false,
+            only_added: true,
+            threads: 1,
         }
     }
 }
 
-impl<O: Ord> Consolidated<O> {
+impl<O> Consolidated<O> {
+    /// An empty output of a plan that is insert-only or not.
+    pub(crate) fn new(insert_only: bool, threads: usize) -> Self {
+        Consolidated {
+            insert_only,
+            threads: threads.max(1),
+            ..Consolidated::default()
+        }
+    }
+}
+
+impl<O: Ord + Send> Consolidated<O> {
     /// Adds a step's raw output updates, consolidated once when the view is read (a batch run reads it
     /// once, at the end: one sort, as a hand-written job does).
     pub(crate) fn add(&mut self, updates: Vec<(O, Time, isize)>) {
@@ -137,7 +170,9 @@ impl<O: Ord> Consolidated<O> {
 
     /// Adds consolidated changes.
     pub(crate) fn add_changes(&mut self, changes: impl Iterator<Item = (O, isize)>) {
+        let before = self.pending.len();
         self.pending.extend(changes);
+        self.only_added &= self.pending.len() == before;
         self.compact_if_due();
     }
 
@@ -153,7 +188,7 @@ impl<O: Ord> Consolidated<O> {
             return;
         }
         let mut pending = std::mem::take(&mut self.pending);
-        consolidate(&mut pending);
+        consolidate_in_parallel(&mut pending, self.threads);
         if self.merged.is_empty() {
             self.merged = pending;
             return;
@@ -192,7 +227,12 @@ impl<O: Ord> Consolidated<O> {
         &self.merged
     }
 
+    /// The consolidated records, sorted; for the batch output of an insert-only plan, the records as
+    /// they came (the same multiset, each copy with multiplicity 1), without a sort.
     pub(crate) fn into_records(mut self) -> Vec<(O, isize)> {
+        if self.insert_only && self.only_added && self.merged.is_empty() {
+            return self.pending;
+        }
         self.compact();
         self.merged
     }
@@ -201,6 +241,19 @@ impl<O: Ord> Consolidated<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_insert_only_batch_is_handed_over_unsorted_and_a_stream_is_not() {
+        let mut batch = Consolidated::new(true, 1);
+        batch.add(vec![("b", 0, 1), ("a", 0, 1), ("b", 0, 1)]);
+        assert_eq!(batch.into_records(), vec![("b", 1), ("a", 1), ("b", 1)]);
+        let mut stream = Consolidated::new(true, 1);
+        stream.add_changes(vec![("b", 1), ("a", 1)].into_iter());
+        assert_eq!(stream.into_records(), vec![("a", 1), ("b", 1)]);
+        let mut other = Consolidated::new(false, 2);
+        other.add(vec![("b", 0, 1), ("a", 0, 1), ("b", 0, 1)]);
+        assert_eq!(other.into_records(), vec![("a", 1), ("b", 2)]);
+    }
 
     #[test]
     fn the_output_consolidates_across_compactions() {

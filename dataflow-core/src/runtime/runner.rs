@@ -49,11 +49,16 @@ use crate::user_code::catch_user;
 use dataflow_plan::{Plan, StageKind};
 use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 use timely::communication::WorkerGuards;
+
+/// Chunks (of [`CHUNK`] records) a worker's feed holds before the runner waits for it: enough to keep
+/// it busy, few enough that a batch read in parts never holds more than this many records per worker
+/// in flight.
+const FEED_CHUNKS: usize = 32;
 
 /// Starts pipelines of type `P`. See the [module docs](self).
 pub struct Runner<P> {
@@ -239,7 +244,9 @@ impl<P: Pipeline> Runner<P> {
         let mut feeds = Vec::with_capacity(local);
         let mut receivers = Vec::with_capacity(local);
         for _ in 0..local {
-            let (sender, receiver) = mpsc::channel::<Feed<<P::Inputs as Inputs>::Numbered>>();
+            // Bounded: a producer faster than the workers waits instead of piling records up.
+            let (sender, receiver) =
+                mpsc::sync_channel::<Feed<<P::Inputs as Inputs>::Numbered>>(FEED_CHUNKS);
             feeds.push(sender);
             receivers.push(Some(receiver));
         }
@@ -299,7 +306,7 @@ impl<P: Pipeline> Runner<P> {
             input_on_zero: self.input_on_zero,
             floor: None,
             positions: vec![0; <P::Inputs as Inputs>::COUNT],
-            output: RefCell::new(Consolidated::default()),
+            output: RefCell::new(Consolidated::new(plan.is_insert_only(), local)),
             summary: Summary::default(),
             started: Instant::now(),
         })
@@ -320,7 +327,7 @@ pub struct Running<P: Pipeline> {
     version: String,
     ctx: Context,
     cluster: Cluster,
-    feeds: Vec<Sender<Feed<<P::Inputs as Inputs>::Numbered>>>,
+    feeds: Vec<SyncSender<Feed<<P::Inputs as Inputs>::Numbered>>>,
     threads: Vec<Thread>,
     events: Receiver<Event<P::Output>>,
     guards: Option<WorkerGuards<()>>,
@@ -381,12 +388,14 @@ impl<P: Pipeline> Running<P> {
         changes
     }
 
-    fn push_step(
-        &mut self,
-        batch: <P::Inputs as Inputs>::Batch,
-        report: bool,
-    ) -> Result<Vec<Change<P::Output>>, Error> {
-        let target = if P::EVENT_TIME {
+    /// Inserts `batch` into the open step without completing it: a large step (a batch read from a
+    /// file) can be built in parts, so that the workers aggregate each part while the next is read and
+    /// no part has to be held in memory once dealt. The next [`Running::push`] (or
+    /// [`Running::complete`]) completes the step with every part inserted, exactly as if all of them
+    /// had been pushed together: for an event-time pipeline the watermark then moves by the greatest
+    /// event time of all of them.
+    pub fn insert(&mut self, batch: <P::Inputs as Inputs>::Batch) -> Result<(), Error> {
+        if P::EVENT_TIME {
             match catch_user(|| P::max_event_time(&batch)) {
                 Ok(Some(max)) => {
                     self.max_seen = Some(self.max_seen.map_or(max, |seen| seen.max(max)))
@@ -394,6 +403,25 @@ impl<P: Pipeline> Running<P> {
                 Ok(None) => {}
                 Err(payload) => self.ctx.report_panic(event_time_stage(P::plan()), payload),
             }
+        }
+        self.summary.input_records += <P::Inputs as Inputs>::len(&batch) as u64;
+        self.deal(batch)
+    }
+
+    /// Completes the open step (the parts given to [`Running::insert`]) without returning its
+    /// changes: they only go to the consolidated output, consolidated once, as in a batch run.
+    pub fn complete(&mut self) -> Result<(), Error> {
+        self.push_step(<P::Inputs as Inputs>::empty(), false)
+            .map(drop)
+    }
+
+    fn push_step(
+        &mut self,
+        batch: <P::Inputs as Inputs>::Batch,
+        report: bool,
+    ) -> Result<Vec<Change<P::Output>>, Error> {
+        self.insert(batch)?;
+        let target = if P::EVENT_TIME {
             let seen = match (self.manual_watermark, self.max_seen, self.floor) {
                 (false, Some(seen), None) => seen,
                 (false, Some(seen), Some(floor)) => seen.min(floor),
@@ -403,15 +431,53 @@ impl<P: Pipeline> Running<P> {
         } else {
             0
         };
-        self.summary.input_records += <P::Inputs as Inputs>::len(&batch) as u64;
-        self.step(batch, target, report)
+        self.step(target, report)
+    }
+
+    /// Deals `batch` to the workers at the open step's logical time. Workers start on their first
+    /// chunks while the rest are dealt.
+    fn deal(&mut self, batch: <P::Inputs as Inputs>::Batch) -> Result<(), Error> {
+        if <P::Inputs as Inputs>::len(&batch) == 0 {
+            return Ok(());
+        }
+        let at = self.time;
+        let share = if self.input_on_zero {
+            Share::ALL
+        } else {
+            Share {
+                index: self.cluster.process,
+                of: self.cluster.processes,
+            }
+        };
+        let (feeds, threads) = (&self.feeds, &self.threads);
+        let dealt = <P::Inputs as Inputs>::deal(
+            batch,
+            &mut self.positions,
+            at,
+            share,
+            feeds.len(),
+            CHUNK,
+            &mut |worker, chunk| {
+                threads[worker].unpark();
+                let sent = feeds[worker]
+                    .send(Feed::Insert { at, batch: chunk })
+                    .is_ok();
+                threads[worker].unpark();
+                sent
+            },
+        );
+        if dealt {
+            Ok(())
+        } else {
+            Err(Error::Timely("a worker stopped early".into()))
+        }
     }
 
     /// Event-time pipelines: moves the watermark to `watermark` (ms) without new records, completing
     /// every window whose end plus lateness it passes. A watermark never moves back.
     pub fn advance_watermark(&mut self, watermark: u64) -> Result<Vec<Change<P::Output>>, Error> {
         let target = self.watermark.max(watermark);
-        self.step(<P::Inputs as Inputs>::empty(), target, true)
+        self.step(target, true)
     }
 
     /// Event-time pipelines: the source has been idle, so no more out-of-order records are expected;
@@ -444,13 +510,9 @@ impl<P: Pipeline> Running<P> {
         self.ctx.take_late()
     }
 
-    /// Runs one step. Its output changes are returned when `report` is set, else only kept in the consolidated output.
-    fn step(
-        &mut self,
-        batch: <P::Inputs as Inputs>::Batch,
-        watermark: u64,
-        report: bool,
-    ) -> Result<Vec<Change<P::Output>>, Error> {
+    /// Completes the open step (its records were dealt by [`Running::deal`]). Its output changes are
+    /// returned when `report` is set, else only kept in the consolidated output.
+    fn step(&mut self, watermark: u64, report: bool) -> Result<Vec<Change<P::Output>>, Error> {
         let at = self.time;
         let until = if P::EVENT_TIME && clock::at(watermark) > at {
             self.watermark = watermark;
@@ -460,36 +522,9 @@ impl<P: Pipeline> Running<P> {
         };
         self.time = until;
         self.summary.steps += 1;
-        let share = if self.input_on_zero {
-            Share::ALL
-        } else {
-            Share {
-                index: self.cluster.process,
-                of: self.cluster.processes,
-            }
-        };
-        let (feeds, threads) = (&self.feeds, &self.threads);
-        // Workers start on their first chunks while the rest are dealt.
-        let dealt = <P::Inputs as Inputs>::deal(
-            batch,
-            &mut self.positions,
-            at,
-            share,
-            feeds.len(),
-            CHUNK,
-            &mut |worker, chunk| {
-                let sent = feeds[worker]
-                    .send(Feed::Insert { at, batch: chunk })
-                    .is_ok();
-                threads[worker].unpark();
-                sent
-            },
-        );
         let stopped = || Error::Timely("a worker stopped early".into());
-        if !dealt {
-            return Err(stopped());
-        }
-        for (feed, thread) in feeds.iter().zip(threads) {
+        for (feed, thread) in self.feeds.iter().zip(&self.threads) {
+            thread.unpark();
             feed.send(Feed::Advance { until }).map_err(|_| stopped())?;
             thread.unpark();
         }

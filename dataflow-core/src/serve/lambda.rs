@@ -128,7 +128,9 @@ where
     }
     let batch = (records,);
     let max_event_time = P::max_event_time(&batch);
-    let output = runner.batch(batch)?;
+    let mut output = runner.batch(batch)?;
+    // The view is matched against the speed layer in sorted order.
+    output.sort();
     Ok(BatchView {
         boundary: head,
         records: output.records,
