@@ -841,10 +841,12 @@ fn measure(
     let mut phase = RAMP;
     loop {
         let acked = harness.shared.acked();
+        let offered_at = Instant::now();
         harness.offer(rate, phase);
         harness.sleep(settings.ramp_step)?;
         harness.pause();
-        let achieved = events_in(&harness.shared, phase) as f64 / settings.ramp_step.as_secs_f64();
+        let achieved =
+            events_in(&harness.shared, phase) as f64 / offered_at.elapsed().as_secs_f64();
         let caught = harness.wait_covered(
             harness.shared.acked(),
             settings.period * 2 + settings.bound * 4 + Duration::from_secs(5),

@@ -256,7 +256,11 @@ impl Measured {
                 millis(top.p99_ms)
             );
         } else if let Some(last) = self.ramp.last() {
-            let _ = write!(cell, " (highest offered: {}/s)", count(last.offered as f64));
+            cell = format!(
+                "≥ {cell}: every rate offered was sustained, up to the highest ({}/s, p99 {})",
+                count(last.offered as f64),
+                millis(last.p99_ms)
+            );
         }
         if self.architecture == Deployment::Batch
             && let Some((h, s)) = self.recompute()
@@ -644,7 +648,7 @@ pub fn svg(matrix: &Matrix) -> String {
     let height: f64 = 40.0
         + panels
             .iter()
-            .map(|(_, _, bars)| 36.0 + row_h * bars.len() as f64 + 14.0)
+            .map(|(_, _, bars)| 28.0 + row_h * bars.len() as f64 + 14.0)
             .sum::<f64>();
     let mut out = String::new();
     let _ = writeln!(
