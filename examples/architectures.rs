@@ -11,7 +11,8 @@
 //!
 //! `run` deploys one pipeline declaration four ways, each as a child process behind the serving
 //! layer's HTTP API, drives them with events at a steady rate and queries, and writes
-//! `architectures.json`, `architectures.md` and `architectures.svg` into `--out`. `advise` answers
+//! `architectures.json`, `architectures.md` and `architectures.svg` into `--out` (with `--workload
+//! windowed`, the hourly windowed view: `architectures-windowed.*`). `advise` answers
 //! requirements with an architecture and the measured figures it rests on (`examples/architectures/
 //! advise.rs` states its rules).
 
@@ -84,6 +85,10 @@ struct RunArgs {
     /// Products (the view has products × 28 keys).
     #[arg(long)]
     products: Option<u16>,
+    /// The view: daily revenue per product (the matrix `advise` reads by default), or revenue per
+    /// product per hour of event time (written as architectures-windowed.*).
+    #[arg(long, value_enum, default_value = "daily")]
+    workload: workload::Kind,
     /// Only these architectures (comma-separated).
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Deployment>>,
@@ -145,11 +150,18 @@ fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let q = args.quick;
     let (work, _temp) = harness::scratch(args.work.clone())?;
     let settings = harness::Settings {
-        deployments: args.only.clone().unwrap_or_else(|| Deployment::ALL.to_vec()),
-        histories: args
-            .history
+        deployments: args
+            .only
             .clone()
-            .unwrap_or_else(|| if q { vec![20_000] } else { vec![1_000_000, 10_000_000] }),
+            .unwrap_or_else(|| Deployment::ALL.to_vec()),
+        workload: args.workload,
+        histories: args.history.clone().unwrap_or_else(|| {
+            if q {
+                vec![20_000]
+            } else {
+                vec![1_000_000, 10_000_000]
+            }
+        }),
         rate: args.rate.unwrap_or(if q { 2_000 } else { 10_000 }),
         period: args
             .period
@@ -177,15 +189,16 @@ fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let matrix = harness::run(&settings)?;
     std::fs::create_dir_all(&args.out)?;
-    let json = args.out.join("architectures.json");
+    let stem = args.workload.stem();
+    let json = args.out.join(format!("{stem}.json"));
     write_atomically(&json, &serde_json::to_string_pretty(&matrix)?)?;
-    write_atomically(&args.out.join("architectures.md"), &matrix.markdown())?;
-    write_atomically(&args.out.join("architectures.svg"), &matrix::svg(&matrix))?;
+    write_atomically(&args.out.join(format!("{stem}.md")), &matrix.markdown())?;
+    write_atomically(&args.out.join(format!("{stem}.svg")), &matrix::svg(&matrix))?;
     if let Some(readme) = &args.readme {
         update_readme(readme, &matrix)?;
     }
     println!("{}\n\n{}", matrix.provenance(), matrix.table());
-    println!("wrote {}, architectures.md and architectures.svg", json.display());
+    println!("wrote {}, {stem}.md and {stem}.svg", json.display());
     Ok(())
 }
 
@@ -204,15 +217,24 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&temp, path)
 }
 
-const BEGIN: &str = "<!-- architectures matrix: begin (written by `architectures run --readme`) -->";
-const END: &str = "<!-- architectures matrix: end -->";
+/// The README's markers around the matrix of workload `stem`.
+fn markers(stem: &str) -> (String, String) {
+    (
+        format!("<!-- {stem} matrix: begin (written by `architectures run --readme`) -->"),
+        format!("<!-- {stem} matrix: end -->"),
+    )
+}
 
 /// Replaces the text between the README's markers with the matrix.
-fn update_readme(path: &Path, matrix: &matrix::Matrix) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn update_readme(
+    path: &Path,
+    matrix: &matrix::Matrix,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let text = std::fs::read_to_string(path)?;
-    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+    let (begin_marker, end_marker) = markers(matrix.workload.kind.stem());
+    let (Some(begin), Some(end)) = (text.find(&begin_marker), text.find(&end_marker)) else {
         return Err(format!(
-            "{} has no matrix section: add the lines {BEGIN} and {END} where it goes",
+            "{} has no section for this matrix: add the lines {begin_marker} and {end_marker} where it goes",
             path.display()
         )
         .into());
@@ -220,8 +242,16 @@ fn update_readme(path: &Path, matrix: &matrix::Matrix) -> Result<(), Box<dyn std
     if end < begin {
         return Err(format!("{}: the matrix markers are out of order", path.display()).into());
     }
-    let section = format!("{BEGIN}\n{}\n\n{}{END}", matrix.provenance(), matrix.table());
-    let updated = format!("{}{section}{}", &text[..begin], &text[end + END.len()..]);
+    let section = format!(
+        "{begin_marker}\n{}\n\n{}{end_marker}",
+        matrix.provenance(),
+        matrix.table()
+    );
+    let updated = format!(
+        "{}{section}{}",
+        &text[..begin],
+        &text[end + end_marker.len()..]
+    );
     write_atomically(path, &updated)?;
     Ok(())
 }
@@ -237,7 +267,10 @@ fn advise_command(args: AdviseArgs) -> Result<(), Box<dyn std::error::Error + Se
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&advice)?),
         OutputFormat::Text => {
-            println!("architecture: {}\n\n{}\n\nevidence:", advice.architecture, advice.rationale);
+            println!(
+                "architecture: {}\n\n{}\n\nevidence:",
+                advice.architecture, advice.rationale
+            );
             for line in &advice.evidence {
                 println!("  - {line}");
             }

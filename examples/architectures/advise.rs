@@ -217,7 +217,11 @@ fn one_of<T: Copy>(name: &str, value: &str, options: &[(&str, T)]) -> Result<T, 
         .ok_or_else(|| {
             BadRequirement(format!(
                 "--{name} {value:?}: unknown; one of {}",
-                options.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                options
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
 }
@@ -306,7 +310,9 @@ impl Requirements {
         }
         if let Some(v) = &given.history {
             let h = parse_count(v).ok_or_else(|| {
-                BadRequirement(format!("--history {v:?}: not a count; write 10M, 500k or 1000000"))
+                BadRequirement(format!(
+                    "--history {v:?}: not a count; write 10M, 500k or 1000000"
+                ))
             })?;
             r.history = Some(h as u64);
         }
@@ -314,16 +320,18 @@ impl Requirements {
             r.exact = Some(one_of(
                 "exact",
                 v,
-                &[("true", true), ("yes", true), ("false", false), ("no", false)],
+                &[
+                    ("true", true),
+                    ("yes", true),
+                    ("false", false),
+                    ("no", false),
+                ],
             )?);
         }
         if let Some(v) = &given.stores {
-            let n: usize = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| BadRequirement(format!("--stores {v:?}: a number of stores, at least 1")))?;
+            let n: usize = v.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                BadRequirement(format!("--stores {v:?}: a number of stores, at least 1"))
+            })?;
             r.stores = Some(n);
         }
         if r == Requirements::default() {
@@ -361,7 +369,8 @@ impl Requirements {
                 r.stores.unwrap_or(0)
             ));
         }
-        if r.reprocessing == Some(C::None) && r.latency == Some(L::Mixed) && r.exact == Some(false) {
+        if r.reprocessing == Some(C::None) && r.latency == Some(L::Mixed) && r.exact == Some(false)
+        {
             // Not a contradiction: mixed answers without reprocessing and without exactness are fine.
         }
         Ok(r)
@@ -370,7 +379,10 @@ impl Requirements {
     /// The freshness to check against: the one given, or the one the latency class stands for.
     fn target(&self) -> Option<(Duration, String)> {
         if let Some(f) = self.freshness {
-            return Some((f, format!("the freshness target {}", millis(f.as_secs_f64() * 1000.0))));
+            return Some((
+                f,
+                format!("the freshness target {}", millis(f.as_secs_f64() * 1000.0)),
+            ));
         }
         let (d, class) = match self.latency? {
             Latency::Hours => (Duration::from_secs(3600), "hours"),
@@ -474,7 +486,10 @@ pub fn load(path: &Path, here: &crate::matrix::Machine) -> Source {
     let matrix: Matrix = match serde_json::from_str(&text) {
         Ok(m) => m,
         Err(e) => {
-            return Source::Missing(format!("{} is not a matrix written by `architectures run`: {e}", path.display()));
+            return Source::Missing(format!(
+                "{} is not a matrix written by `architectures run`: {e}",
+                path.display()
+            ));
         }
     };
     if matrix.machine.cpu != here.cpu || matrix.machine.cores != here.cores {
@@ -492,7 +507,12 @@ pub fn load(path: &Path, here: &crate::matrix::Machine) -> Source {
 
 /// One architecture against the requirements: the reasons it fails (none: it passes) and the
 /// figures that were checked.
-fn check(m: &Measured, matrix: &Matrix, r: &Requirements, evidence: &mut Vec<String>) -> Vec<String> {
+fn check(
+    m: &Measured,
+    matrix: &Matrix,
+    r: &Requirements,
+    evidence: &mut Vec<String>,
+) -> Vec<String> {
     let name = m.architecture.name();
     let mut fails = Vec::new();
     let history = r
@@ -508,7 +528,11 @@ fn check(m: &Measured, matrix: &Matrix, r: &Requirements, evidence: &mut Vec<Str
                         "batch: a full recompute of {} events took {s:.2} s on this machine{}",
                         count(h as f64),
                         if history != h {
-                            format!(", so {:.2} s for {} (scaled linearly)", scaled, count(history as f64))
+                            format!(
+                                ", so {:.2} s for {} (scaled linearly)",
+                                scaled,
+                                count(history as f64)
+                            )
                         } else {
                             String::new()
                         }
@@ -548,7 +572,10 @@ fn check(m: &Measured, matrix: &Matrix, r: &Requirements, evidence: &mut Vec<Str
     }
     if let Some(rate) = r.rate {
         let capacity = if m.architecture == Deployment::Batch {
-            m.ramp.iter().map(|s| s.achieved).fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
+            m.ramp
+                .iter()
+                .map(|s| s.achieved)
+                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
         } else {
             m.max_rate
         };
@@ -556,7 +583,11 @@ fn check(m: &Measured, matrix: &Matrix, r: &Requirements, evidence: &mut Vec<Str
             Some(c) if c >= rate => evidence.push(format!(
                 "{name}: sustained {}/s{}, at least the {}/s required",
                 count(c),
-                if m.architecture == Deployment::Batch { " of appends" } else { " with p99 freshness under the bound" },
+                if m.architecture == Deployment::Batch {
+                    " of appends"
+                } else {
+                    " with p99 freshness under the bound"
+                },
                 count(rate)
             )),
             Some(c) => fails.push(format!(
@@ -585,7 +616,10 @@ fn check(m: &Measured, matrix: &Matrix, r: &Requirements, evidence: &mut Vec<Str
             ));
         }
     }
-    if matches!(r.reprocessing, Some(Changes::Occasional | Changes::Frequent)) {
+    if matches!(
+        r.reprocessing,
+        Some(Changes::Occasional | Changes::Frequent)
+    ) {
         let measured: Vec<(u64, f64)> = m
             .reprocessing
             .iter()
@@ -622,7 +656,9 @@ fn check(m: &Measured, matrix: &Matrix, r: &Requirements, evidence: &mut Vec<Str
 pub fn advise(r: &Requirements, source: &Source) -> Advice {
     let (rule, rule_text) = article_rule(r);
     let Source::Measured(matrix, path) = source else {
-        let Source::Missing(why) = source else { unreachable!() };
+        let Source::Missing(why) = source else {
+            unreachable!()
+        };
         return Advice {
             architecture: rule.map_or("hybrid", Deployment::name).to_string(),
             rationale: format!("{why}; falling back to the article's rules: {rule_text}."),

@@ -10,11 +10,11 @@
 //! compares it with the oracle at the offset it reports (correctness).
 
 use crate::matrix::{
-    Complexity, Cost, Correctness, Freshness, Machine, Matrix, Measured, RampStep, Reprocessing,
+    Complexity, Correctness, Cost, Freshness, Machine, Matrix, Measured, RampStep, Reprocessing,
     Restart, Workload,
 };
 use crate::node::{Deployment, deployment_lines};
-use crate::workload::{Event, Oracle, ViewMap, read_rows};
+use crate::workload::{Event, Kind, Oracle, ViewMap, read_rows};
 use dataflow_core::kappa::{EventLog, LogOptions};
 use hdrhistogram::Histogram;
 use serde_json::Value;
@@ -33,6 +33,8 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 pub struct Settings {
     /// Deployments to run.
     pub deployments: Vec<Deployment>,
+    /// Which view.
+    pub workload: Kind,
     /// Histories: every phase at the first, reprocessing only at the others.
     pub histories: Vec<u64>,
     /// Offered rate of the steady phase, events/s.
@@ -120,6 +122,7 @@ struct Shared {
     in_flight: AtomicBool,
     products: u16,
     durable: bool,
+    kind: Kind,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -165,11 +168,21 @@ struct Node {
 }
 
 impl Node {
-    fn spawn(settings: &Settings, deployment: Deployment, log: &Path, history: u64) -> Fallible<Node> {
+    fn spawn(
+        settings: &Settings,
+        deployment: Deployment,
+        log: &Path,
+        history: u64,
+    ) -> Fallible<Node> {
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("node")
             .args(["--deployment", deployment.name()])
+            .arg("--workload")
+            .arg(match settings.workload {
+                Kind::Daily => "daily",
+                Kind::Windowed => "windowed",
+            })
             .arg("--products")
             .arg(settings.products.to_string())
             .arg("--period-ms")
@@ -212,7 +225,9 @@ impl Node {
         match self.ready.recv_timeout(limit) {
             Ok(ready) => Ok(ready),
             Err(RecvTimeoutError::Timeout) => Err("the node did not start in time".into()),
-            Err(RecvTimeoutError::Disconnected) => Err("the node exited before it was ready".into()),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err("the node exited before it was ready".into())
+            }
         }
     }
 
@@ -287,13 +302,23 @@ pub fn machine() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let memory_kib: u64 = meminfo
         .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0);
     Machine {
         cpu,
@@ -303,12 +328,15 @@ pub fn machine() -> Machine {
 }
 
 /// Writes `history` generated events into a new log in `dir`.
-fn write_history(dir: &Path, history: u64, products: u16) -> Fallible<()> {
+fn write_history(dir: &Path, history: u64, products: u16, kind: Kind) -> Fallible<()> {
     let log = EventLog::open(dir, LogOptions::default())?;
     let mut batch = log.batch();
     for seq in 0..history {
         let event = Event::generate(seq, products);
-        batch.push(event.event_time(), &event.sale())?;
+        match kind {
+            Kind::Daily => batch.push(event.event_time(), &event.sale())?,
+            Kind::Windowed => batch.push(event.ts(), &event.timed_sale())?,
+        }
         if batch.len() >= 20_000 {
             batch.commit()?;
             batch = log.batch();
@@ -338,10 +366,12 @@ pub fn run(settings: &Settings) -> Fallible<Matrix> {
     let ticks = clock_ticks();
     let mut templates = Vec::new();
     for &history in &settings.histories {
-        let dir = settings.work.join(format!("history-{history}"));
+        let dir = settings
+            .work
+            .join(format!("history-{}-{history}", settings.workload.stem()));
         if !dir.exists() {
             let t = Instant::now();
-            write_history(&dir, history, settings.products)?;
+            write_history(&dir, history, settings.products, settings.workload)?;
             eprintln!(
                 "history of {history} events written in {:.1} s",
                 t.elapsed().as_secs_f64()
@@ -386,7 +416,8 @@ pub fn run(settings: &Settings) -> Fallible<Matrix> {
         quick: settings.quick,
         seconds: started.elapsed().as_secs_f64(),
         workload: Workload {
-            pipeline: "daily_sales (version 1: revenue = Σ price, the bug; version 2: Σ quantity × price)".into(),
+            kind: settings.workload,
+            pipeline: settings.workload.describe().into(),
             products: settings.products,
             keys: u64::from(settings.products) * crate::workload::DAYS,
             rate: settings.rate,
@@ -415,8 +446,17 @@ struct Harness {
 }
 
 impl Harness {
-    fn start(door: Door, history: u64, products: u16, durable: bool, sample_every: Duration) -> Harness {
-        let events: Vec<Event> = (0..history).map(|seq| Event::generate(seq, products)).collect();
+    fn start(
+        door: Door,
+        history: u64,
+        settings: &Settings,
+        durable: bool,
+        sample_every: Duration,
+    ) -> Harness {
+        let (products, kind) = (settings.products, settings.workload);
+        let events: Vec<Event> = (0..history)
+            .map(|seq| Event::generate(seq, products))
+            .collect();
         let shared = Arc::new(Shared {
             door: Mutex::new(door),
             events: Mutex::new(events),
@@ -435,6 +475,7 @@ impl Harness {
             in_flight: AtomicBool::new(false),
             products,
             durable,
+            kind,
         });
         let threads = vec![
             spawn_named("poster", Arc::clone(&shared), poster),
@@ -461,7 +502,9 @@ impl Harness {
     fn pause(&self) {
         self.offer(0, 0);
         let started = Instant::now();
-        while self.shared.in_flight.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+        while self.shared.in_flight.load(Ordering::SeqCst)
+            && started.elapsed() < Duration::from_secs(60)
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -564,7 +607,7 @@ fn poster(shared: &Shared) -> Fallible<()> {
             .collect();
         let mut body = String::with_capacity(events.len() * 80);
         for event in &events {
-            event.write_json(&mut body);
+            event.write_json(shared.kind, &mut body);
         }
         let sent = Instant::now();
         let mut door = shared.door();
@@ -581,7 +624,9 @@ fn poster(shared: &Shared) -> Fallible<()> {
                     let failed = door.epoch;
                     let waiting = Instant::now();
                     while shared.door().epoch == failed {
-                        if waiting.elapsed() > Duration::from_secs(300) || shared.stop.load(Ordering::SeqCst) {
+                        if waiting.elapsed() > Duration::from_secs(300)
+                            || shared.stop.load(Ordering::SeqCst)
+                        {
                             return Err("posts failed and no new node came".into());
                         }
                         std::thread::sleep(Duration::from_millis(5));
@@ -661,7 +706,9 @@ fn post_once(agent: &ureq::Agent, url: &str, body: &str) -> Result<(u64, u64), P
         serde_json::from_str(&text).map_err(|e| PostError::Refused(format!("{e}: {text}")))?;
     match (answer["from"].as_u64(), answer["to"].as_u64()) {
         (Some(from), Some(to)) => Ok((from, to)),
-        _ => Err(PostError::Refused(format!("unexpected answer to a post: {text}"))),
+        _ => Err(PostError::Refused(format!(
+            "unexpected answer to a post: {text}"
+        ))),
     }
 }
 
@@ -713,7 +760,7 @@ fn check_answer(
     phase: u32,
 ) -> Option<Sample> {
     let offset = door.base + answer["offset"].as_u64()?;
-    let rows = read_rows(answer["rows"].as_array()?).ok();
+    let rows = read_rows(shared.kind, answer["rows"].as_array()?).ok();
     // The events up to the offset are acknowledged a moment after the view covers them.
     let waited = Instant::now();
     while shared.acked() < offset && waited.elapsed() < Duration::from_secs(5) {
@@ -752,9 +799,9 @@ fn freshness(shared: &Shared, phases: &[u32]) -> (Histogram<u64>, u64) {
             Some(poll) => poll.at.duration_since(post.sent).as_micros() as u64,
             None => {
                 unseen += 1;
-                polls
-                    .last()
-                    .map_or(0, |p| p.at.saturating_duration_since(post.sent).as_micros() as u64)
+                polls.last().map_or(0, |p| {
+                    p.at.saturating_duration_since(post.sent).as_micros() as u64
+                })
             }
         };
         histogram.saturating_record(micros.max(1));
@@ -813,9 +860,11 @@ fn measure(
     } else {
         Duration::from_millis(250)
     };
-    let harness = Harness::start(door, history, settings.products, deployment.durable(), sample_every);
+    let harness = Harness::start(door, history, settings, deployment.durable(), sample_every);
     let catch_up_limit = Duration::from_secs(600);
-    let startup = harness.wait_covered(history, catch_up_limit)?.map(|_| launched.elapsed());
+    let startup = harness
+        .wait_covered(history, catch_up_limit)?
+        .map(|_| launched.elapsed());
 
     // 2. Steady phase.
     let cpu_before = cpu_seconds(node.pid(), ticks);
@@ -824,7 +873,10 @@ fn measure(
     harness.pause();
     let cpu_after = cpu_seconds(node.pid(), ticks);
     let threads = status_field(node.pid(), "Threads").unwrap_or(0);
-    harness.wait_covered(harness.shared.acked(), settings.period * 3 + Duration::from_secs(30))?;
+    harness.wait_covered(
+        harness.shared.acked(),
+        settings.period * 3 + Duration::from_secs(30),
+    )?;
     let (steady, unseen) = freshness(&harness.shared, &[STEADY]);
     let steady_events = events_in(&harness.shared, STEADY);
     eprintln!(
@@ -861,8 +913,16 @@ fn measure(
             "{}: ramp {rate} events/s offered, {achieved:.0} achieved, p99 {p99:.1} ms: {}{}{}",
             deployment.name(),
             if ok { "sustained" } else { "not sustained" },
-            if unseen > 0 { format!(", {unseen} posts never seen") } else { String::new() },
-            if caught.is_none() { ", the view did not catch up" } else { "" }
+            if unseen > 0 {
+                format!(", {unseen} posts never seen")
+            } else {
+                String::new()
+            },
+            if caught.is_none() {
+                ", the view did not catch up"
+            } else {
+                ""
+            }
         );
         ramp.push(RampStep {
             offered: rate,
@@ -891,9 +951,10 @@ fn measure(
     let peak_before_kill = status_field(node.pid(), "VmHWM").unwrap_or(0);
     harness.offer(settings.rate, KILL);
     harness.sleep(settings.kill_phase / 2)?;
-    let acked_at_kill = harness.shared.acked();
     let killed_at = Instant::now();
     node.kill()?;
+    // Whatever the killed process acknowledged, it acknowledged before this.
+    let acked_at_kill = harness.shared.acked();
     let restarted = Node::spawn(settings, deployment, log, 0)?;
     let (_, url) = restarted.wait_ready(Duration::from_secs(600))?;
     node = restarted;
@@ -918,7 +979,10 @@ fn measure(
     };
     harness.sleep(settings.kill_phase.saturating_sub(killed_at.elapsed()))?;
     harness.pause();
-    harness.wait_covered(harness.shared.acked(), settings.period * 3 + Duration::from_secs(60))?;
+    harness.wait_covered(
+        harness.shared.acked(),
+        settings.period * 3 + Duration::from_secs(60),
+    )?;
     let (lost, double) = compare_final(&harness.shared, 1)?;
     eprintln!(
         "{}: kill -9 at {acked_at_kill} events: {lost} lost, {double} counted twice",
@@ -927,7 +991,14 @@ fn measure(
 
     // 5. Version 2, deployed while events keep arriving.
     harness.offer(settings.rate, REPROCESS);
-    let reprocessing = deploy_v2(settings, deployment, &mut node, &harness, history, catch_up_limit)?;
+    let reprocessing = deploy_v2(
+        settings,
+        deployment,
+        &mut node,
+        &harness,
+        history,
+        catch_up_limit,
+    )?;
     harness.pause();
     let peak_after = status_field(node.pid(), "VmHWM").unwrap_or(0);
     let restart = Restart {
@@ -996,7 +1067,7 @@ fn measure(
 fn compare_final(shared: &Shared, version: u8) -> Fallible<(u64, u64)> {
     let door = shared.door();
     let answer = get_json(&agent(), &format!("{}/v1/view", door.url))?;
-    let rows = read_rows(answer["rows"].as_array().ok_or("no rows")?)?;
+    let rows = read_rows(shared.kind, answer["rows"].as_array().ok_or("no rows")?)?;
     let mut oracle = Oracle::default();
     let truth = oracle.view(version, shared.acked(), |a, b| shared.events(a, b));
     Ok(count_difference(truth, &rows))
@@ -1060,7 +1131,11 @@ fn deploy_v2(
     let mut exact_after = None;
     let mut last_offset = 0;
     let v2_door = harness.shared.door();
-    let base = if deployment.durable() { 0 } else { v2_door.base };
+    let base = if deployment.durable() {
+        0
+    } else {
+        v2_door.base
+    };
     let v2_door = Door {
         url: url.clone(),
         version: 2,
@@ -1073,7 +1148,8 @@ fn deploy_v2(
         let Ok(answer) = get_json(&agent, &format!("{url}/v1/view")) else {
             continue;
         };
-        let Some(sample) = check_answer(&harness.shared, &mut oracle, &v2_door, &answer, REPROCESS) else {
+        let Some(sample) = check_answer(&harness.shared, &mut oracle, &v2_door, &answer, REPROCESS)
+        else {
             continue;
         };
         last_offset = sample.offset;
@@ -1113,13 +1189,22 @@ fn deploy_v2(
         meanwhile_answers: meanwhile.len(),
         meanwhile_v1: v1_answers,
         meanwhile_v1_exact: v1_exact,
-        history_covered: if exact_after.is_some() { head_at_deploy } else { covered },
+        history_covered: if exact_after.is_some() {
+            head_at_deploy
+        } else {
+            covered
+        },
     })
 }
 
 /// Reprocessing alone at a further history size: start, wait until caught up, deploy version 2
 /// with events arriving, measure, stop.
-fn reprocess_only(settings: &Settings, deployment: Deployment, log: &Path, history: u64) -> Fallible<Reprocessing> {
+fn reprocess_only(
+    settings: &Settings,
+    deployment: Deployment,
+    log: &Path,
+    history: u64,
+) -> Fallible<Reprocessing> {
     eprintln!("{}: reprocessing over {history} events", deployment.name());
     let mut node = Node::spawn(settings, deployment, log, history)?;
     let (_, url) = node.wait_ready(Duration::from_secs(1200))?;
@@ -1129,7 +1214,13 @@ fn reprocess_only(settings: &Settings, deployment: Deployment, log: &Path, histo
         base: 0,
         epoch: 0,
     };
-    let harness = Harness::start(door, history, settings.products, deployment.durable(), Duration::from_millis(500));
+    let harness = Harness::start(
+        door,
+        history,
+        settings,
+        deployment.durable(),
+        Duration::from_millis(500),
+    );
     let limit = Duration::from_secs(1200);
     harness.wait_covered(history, limit)?;
     harness.offer(settings.rate, REPROCESS);
@@ -1174,7 +1265,11 @@ fn complexity(deployment: Deployment, threads: u64) -> Complexity {
         threads,
         stores: stores.iter().map(|s| s.to_string()).collect(),
         classic: classic.to_string(),
-        classic_codebases: if deployment == Deployment::Lambda { 2 } else { 1 },
+        classic_codebases: if deployment == Deployment::Lambda {
+            2
+        } else {
+            1
+        },
     }
 }
 

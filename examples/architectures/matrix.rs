@@ -2,6 +2,7 @@
 //! reads.
 
 use crate::node::Deployment;
+use crate::workload::Kind;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -38,6 +39,8 @@ pub struct Machine {
 /// The workload's parameters.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Workload {
+    /// Which view.
+    pub kind: Kind,
     /// The pipeline and its two versions.
     pub pipeline: String,
     /// Products.
@@ -349,7 +352,10 @@ impl Measured {
             .cost
             .cpu_s_per_million
             .map_or("n/a".into(), |c| format!("{c:.1}"));
-        format!("{cpu} CPU-s per M events; peak {:.0} MiB", self.cost.peak_rss_mib)
+        format!(
+            "{cpu} CPU-s per M events; peak {:.0} MiB",
+            self.cost.peak_rss_mib
+        )
     }
 }
 
@@ -365,7 +371,12 @@ const ARTICLE: [(&str, [&str; 4]); 5] = [
     ),
     (
         "Throughput",
-        ["Very high (TB/hour)", "High (GB/sec)", "High (both)", "High"],
+        [
+            "Very high (TB/hour)",
+            "High (GB/sec)",
+            "High (both)",
+            "High",
+        ],
     ),
     (
         "Complexity",
@@ -401,7 +412,10 @@ impl Matrix {
 
     /// The table: the article's rows with measured figures, then the rows it does not have.
     pub fn table(&self) -> String {
-        let columns: Vec<&Measured> = Deployment::ALL.iter().filter_map(|d| self.get(*d)).collect();
+        let columns: Vec<&Measured> = Deployment::ALL
+            .iter()
+            .filter_map(|d| self.get(*d))
+            .collect();
         let mut out = String::new();
         let _ = write!(out, "| | ");
         for m in &columns {
@@ -435,7 +449,11 @@ impl Matrix {
                     format!(
                         "{} codebase{}: {}",
                         m.complexity.classic_codebases,
-                        if m.complexity.classic_codebases == 1 { "" } else { "s" },
+                        if m.complexity.classic_codebases == 1 {
+                            ""
+                        } else {
+                            "s"
+                        },
                         m.complexity.classic
                     )
                 }),
@@ -476,8 +494,9 @@ impl Matrix {
                     count(w.histories.first().copied().unwrap_or(0) as f64)
                 ),
                 Box::new(|m: &Measured| {
-                    m.startup_s
-                        .map_or("n/a".into(), |s| format!("{s:.2} s until the view covered H"))
+                    m.startup_s.map_or("n/a".into(), |s| {
+                        format!("{s:.2} s until the view covered H")
+                    })
                 }),
             ),
         ];
@@ -509,7 +528,10 @@ impl Matrix {
     pub fn markdown(&self) -> String {
         let w = &self.workload;
         let mut out = String::new();
-        let _ = writeln!(out, "# Batch, stream, Lambda and Kappa, measured on one workload\n");
+        let _ = writeln!(
+            out,
+            "# Batch, stream, Lambda and Kappa, measured on one workload\n"
+        );
         let _ = writeln!(
             out,
             "The comparison matrix of the article, with the adjectives replaced by figures measured in one run \
@@ -519,10 +541,15 @@ impl Matrix {
         let _ = writeln!(out, "{}\n", self.provenance());
         let _ = writeln!(
             out,
-            "Workload: {}; {} products × 28 days = {} keys; history H = {}; steady phase {:.0} s at {} events/s; \
+            "Workload: {}; {} products × 28 {} = {} keys; history H = {}; steady phase {:.0} s at {} events/s; \
              batch and lambda recompute period P = {} s; freshness bound {}.\n",
             w.pipeline,
             w.products,
+            if w.kind == Kind::Windowed {
+                "hours"
+            } else {
+                "days"
+            },
             w.keys,
             w.histories
                 .iter()
@@ -535,9 +562,12 @@ impl Matrix {
             millis(w.bound_ms),
         );
         out.push_str(&self.table());
-        let _ = writeln!(out, "\n![the matrix as a chart](architectures.svg)\n");
+        let _ = writeln!(out, "\n![the matrix as a chart]({}.svg)\n", w.kind.stem());
         let _ = writeln!(out, "## The article's matrix, for reference\n");
-        let _ = writeln!(out, "| | batch | stream | lambda | kappa |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| | batch | stream | lambda | kappa |\n|---|---|---|---|---|"
+        );
         for (row, cells) in ARTICLE {
             let _ = writeln!(out, "| {row} | {} |", cells.join(" | "));
         }
@@ -579,7 +609,10 @@ million events posted in it; peak resident memory (`VmHWM`) of the process over 
 /// `docs/architectures.svg`: four panels of horizontal bars.
 pub fn svg(matrix: &Matrix) -> String {
     let colors = ["#c0504d", "#4f81bd", "#9bbb59", "#8064a2"];
-    let arch: Vec<&Measured> = Deployment::ALL.iter().filter_map(|d| matrix.get(*d)).collect();
+    let arch: Vec<&Measured> = Deployment::ALL
+        .iter()
+        .filter_map(|d| matrix.get(*d))
+        .collect();
     type Panel<'a> = (String, bool, Vec<(String, Option<f64>, String)>);
     let mut panels: Vec<Panel<'_>> = Vec::new();
     panels.push((
@@ -609,7 +642,8 @@ pub fn svg(matrix: &Matrix) -> String {
                 (
                     m.architecture.name().to_string(),
                     m.max_rate,
-                    m.max_rate.map_or("none".into(), |r| format!("{}/s", count(r))),
+                    m.max_rate
+                        .map_or("none".into(), |r| format!("{}/s", count(r))),
                 )
             })
             .collect(),
@@ -671,7 +705,11 @@ pub fn svg(matrix: &Matrix) -> String {
             escape(title)
         );
         y += 28.0;
-        let values: Vec<f64> = bars.iter().filter_map(|b| b.1).filter(|v| *v > 0.0).collect();
+        let values: Vec<f64> = bars
+            .iter()
+            .filter_map(|b| b.1)
+            .filter(|v| *v > 0.0)
+            .collect();
         let max = values.iter().copied().fold(0.0, f64::max);
         let min = values.iter().copied().fold(f64::MAX, f64::min);
         for (i, (label, value, text)) in bars.iter().enumerate() {

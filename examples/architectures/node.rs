@@ -6,13 +6,14 @@
 //! version 1 keeps answering) and prints its `ready` line; `retire` stops version 1. It ends when
 //! standard input closes.
 
-use crate::workload::{DailySalesV1, Event};
-use dataflow_core::Runner;
+use crate::workload::{DailySalesV1, Event, Kind, MAX_DELAY, WindowedSalesV1};
 use dataflow_core::Error;
+use dataflow_core::Runner;
 use dataflow_core::kappa::{EventLog, LogOptions};
 use dataflow_core::log::{Log, Schema, Tail};
 use dataflow_core::serve::{Architecture, ServeOptions, Server, serve};
-use dataflow_examples::{DailySales, Sale};
+use dataflow_core::time::{Emit, WindowOverrides};
+use dataflow_examples::{DailySales, Sale, TimedSale, WindowedSales};
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::marker::PhantomData;
@@ -21,7 +22,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The four deployments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Deployment {
     /// The batch runner recomputes the whole view over the log every period.
@@ -65,6 +68,9 @@ pub struct NodeArgs {
     /// Which deployment.
     #[arg(long, value_enum)]
     pub deployment: Deployment,
+    /// Which view.
+    #[arg(long, value_enum, default_value = "daily")]
+    pub workload: Kind,
     /// The event log (batch, lambda, kappa).
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -101,38 +107,55 @@ fn open_log(args: &NodeArgs) -> Result<EventLog, Error> {
         .map_err(|e| Error::Source(format!("event log {}: {e}", dir.display())))
 }
 
+/// The windowed workload's runner: windows served as they change, hours out of order by up to
+/// [`MAX_DELAY`].
+fn windowed<P: dataflow_core::Pipeline>() -> Runner<P> {
+    Runner::new().max_delay(MAX_DELAY).windows(WindowOverrides {
+        emit: Some(Emit::Updating),
+        ..WindowOverrides::default()
+    })
+}
+
 // Each deployment as a user writes it with this project: version 1 and, on `deploy`, version 2.
 // Their lines are counted in the matrix's complexity row (from `fn deploy_` to its closing brace).
 
 fn deploy_batch(args: &NodeArgs, version: u8, log: &EventLog) -> Result<Server, Error> {
-    let options = options(Architecture::Batch, args);
-    match version {
-        1 => serve::<DailySalesV1, Sale, _>(Runner::new(), log.clone(), options),
-        _ => serve::<DailySales, Sale, _>(Runner::new(), log.clone(), options),
+    let (options, log) = (options(Architecture::Batch, args), log.clone());
+    match (args.workload, version) {
+        (Kind::Daily, 1) => serve::<DailySalesV1, Sale, _>(Runner::new(), log, options),
+        (Kind::Daily, _) => serve::<DailySales, Sale, _>(Runner::new(), log, options),
+        (Kind::Windowed, 1) => serve::<WindowedSalesV1, TimedSale, _>(windowed(), log, options),
+        (Kind::Windowed, _) => serve::<WindowedSales, TimedSale, _>(windowed(), log, options),
     }
 }
 
 fn deploy_stream(args: &NodeArgs, version: u8, input: &Handoff) -> Result<Server, Error> {
-    let options = options(Architecture::Kappa, args);
-    match version {
-        1 => serve::<DailySalesV1, Sale, _>(Runner::new(), input.clone(), options),
-        _ => serve::<DailySales, Sale, _>(Runner::new(), input.clone(), options),
+    let (options, input) = (options(Architecture::Kappa, args), input.clone());
+    match (args.workload, version) {
+        (Kind::Daily, 1) => serve::<DailySalesV1, Sale, _>(Runner::new(), input, options),
+        (Kind::Daily, _) => serve::<DailySales, Sale, _>(Runner::new(), input, options),
+        (Kind::Windowed, 1) => serve::<WindowedSalesV1, TimedSale, _>(windowed(), input, options),
+        (Kind::Windowed, _) => serve::<WindowedSales, TimedSale, _>(windowed(), input, options),
     }
 }
 
 fn deploy_lambda(args: &NodeArgs, version: u8, log: &EventLog) -> Result<Server, Error> {
-    let options = options(Architecture::Lambda, args);
-    match version {
-        1 => serve::<DailySalesV1, Sale, _>(Runner::new(), log.clone(), options),
-        _ => serve::<DailySales, Sale, _>(Runner::new(), log.clone(), options),
+    let (options, log) = (options(Architecture::Lambda, args), log.clone());
+    match (args.workload, version) {
+        (Kind::Daily, 1) => serve::<DailySalesV1, Sale, _>(Runner::new(), log, options),
+        (Kind::Daily, _) => serve::<DailySales, Sale, _>(Runner::new(), log, options),
+        (Kind::Windowed, 1) => serve::<WindowedSalesV1, TimedSale, _>(windowed(), log, options),
+        (Kind::Windowed, _) => serve::<WindowedSales, TimedSale, _>(windowed(), log, options),
     }
 }
 
 fn deploy_kappa(args: &NodeArgs, version: u8, log: &EventLog) -> Result<Server, Error> {
-    let options = options(Architecture::Kappa, args);
-    match version {
-        1 => serve::<DailySalesV1, Sale, _>(Runner::new(), log.clone(), options),
-        _ => serve::<DailySales, Sale, _>(Runner::new(), log.clone(), options),
+    let (options, log) = (options(Architecture::Kappa, args), log.clone());
+    match (args.workload, version) {
+        (Kind::Daily, 1) => serve::<DailySalesV1, Sale, _>(Runner::new(), log, options),
+        (Kind::Daily, _) => serve::<DailySales, Sale, _>(Runner::new(), log, options),
+        (Kind::Windowed, 1) => serve::<WindowedSalesV1, TimedSale, _>(windowed(), log, options),
+        (Kind::Windowed, _) => serve::<WindowedSales, TimedSale, _>(windowed(), log, options),
     }
 }
 
@@ -208,13 +231,19 @@ fn feed_history(server: &Server, input: &Handoff, args: &NodeArgs) -> Result<(),
     let mut seq = 0;
     while seq < args.history {
         let n = chunk.min(args.history - seq);
-        let records: Vec<(u64, Sale)> = (seq..seq + n)
-            .map(|i| {
-                let event = Event::generate(i, args.products);
-                (event.event_time(), event.sale())
-            })
-            .collect();
-        Log::append(input, &records)?;
+        let events = (seq..seq + n).map(|i| Event::generate(i, args.products));
+        match args.workload {
+            Kind::Daily => {
+                let records: Vec<(u64, Sale)> =
+                    events.map(|e| (e.event_time(), e.sale())).collect();
+                Log::append(input, &records)?;
+            }
+            Kind::Windowed => {
+                let records: Vec<(u64, TimedSale)> =
+                    events.map(|e| (e.ts(), e.timed_sale())).collect();
+                Log::append(input, &records)?;
+            }
+        }
         seq += n;
         let started = Instant::now();
         while server.offset() < seq {

@@ -1,12 +1,14 @@
-//! The workload every architecture runs: timestamped sales, daily revenue per product. Version 1 of
-//! the logic has a bug (its revenue adds up unit prices and forgets the quantity); version 2,
-//! `dataflow_examples::DailySales`, fixes it. Events are generated deterministically from their
-//! sequence number, and the oracle folds them with a hash map, independently of the runtime.
+//! The workload every architecture runs: timestamped sales, with daily revenue per product
+//! ([`Kind::Daily`]) or revenue per product per hour of event time ([`Kind::Windowed`]). Version 1
+//! of the logic has a bug (its revenue adds up unit prices and forgets the quantity); version 2,
+//! `dataflow_examples::DailySales` or `WindowedSales`, fixes it. Events are generated
+//! deterministically from their sequence number, and the oracle folds them with a hash map,
+//! independently of the runtime.
 
 use chrono::NaiveDate;
 use dataflow_core::decimal::Decimal;
 use dataflow_core::prelude::*;
-use dataflow_examples::{DailyTotal, Sale};
+use dataflow_examples::{DailyTotal, Sale, TimedSale, WindowTotal};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -26,8 +28,68 @@ pub fn daily_sales_v1(sales: Stream<Sale>) -> Stream<DailyTotal> {
         )
 }
 
-/// Days of sales: 2026-11-01 to 2026-11-28.
+/// Version 1 of revenue per product per hour of event time: revenue adds up unit prices (the bug
+/// version 2 fixes).
+#[pipeline(key(product, window_start))]
+pub fn windowed_sales_v1(sales: Stream<TimedSale>) -> Stream<WindowTotal> {
+    sales
+        .event_time(|s| s.ts)
+        .key(|s| s.product.clone())
+        .window(Window::tumbling(Duration::from_secs(3600)))
+        .aggregate(|a| (a.sum(|s| s.price), a.count()))
+        .map(
+            |((product, window), (total_revenue, transaction_count))| WindowTotal {
+                product,
+                window_start: window.start,
+                window_end: window.end,
+                total_revenue,
+                transaction_count,
+            },
+        )
+}
+
+/// Which view the workload computes.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Daily revenue per product (`daily_sales`): 28 days.
+    Daily,
+    /// Revenue per product per hour of event time (`windowed_sales`): 28 hours, out of order.
+    Windowed,
+}
+
+impl Kind {
+    /// The file name stem of the matrix it writes.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Kind::Daily => "architectures",
+            Kind::Windowed => "architectures-windowed",
+        }
+    }
+
+    /// In words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Daily => {
+                "daily_sales (version 1: revenue = Σ price, the bug; version 2: Σ quantity × price)"
+            }
+            Kind::Windowed => {
+                "windowed_sales, hourly tumbling windows of event time, served as they change (version 1: revenue = Σ price, the bug; version 2: Σ quantity × price)"
+            }
+        }
+    }
+}
+
+/// Days (daily) or hours (windowed) of sales.
 pub const DAYS: u64 = 28;
+
+/// The windowed workload's first hour: 2026-11-01T00:00Z, ms.
+pub const FIRST_HOUR_MS: u64 = 1_793_491_200_000;
+
+/// The windowed workload's hours are at most this far out of order.
+pub const MAX_DELAY: Duration = Duration::from_secs(2 * 86_400);
 
 /// One sale, compactly: what the harness keeps of every event for the oracle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +140,37 @@ impl Event {
         u64::try_from((self.date() - epoch).num_milliseconds()).unwrap_or(0)
     }
 
+    /// The windowed workload's record: its day number is the hour of the event time.
+    pub fn timed_sale(&self) -> TimedSale {
+        TimedSale {
+            product: product_name(self.product),
+            quantity: i64::from(self.quantity),
+            price: Decimal::new(i64::from(self.cents), 2),
+            ts: self.ts(),
+        }
+    }
+
+    /// The windowed workload's event time, ms.
+    pub fn ts(&self) -> u64 {
+        let within =
+            (u64::from(self.cents) * 7_919 + u64::from(self.product) * 104_729) % 3_600_000;
+        FIRST_HOUR_MS + u64::from(self.day) * 3_600_000 + within
+    }
+
     /// Appends the event as a JSON line, as `POST /v1/events` takes it.
-    pub fn write_json(&self, out: &mut String) {
+    pub fn write_json(&self, kind: Kind, out: &mut String) {
+        if kind == Kind::Windowed {
+            let _ = writeln!(
+                out,
+                "{{\"product\":\"{}\",\"quantity\":{},\"price\":{}.{:02},\"ts\":{}}}",
+                product_name(self.product),
+                self.quantity,
+                self.cents / 100,
+                self.cents % 100,
+                self.ts()
+            );
+            return;
+        }
         let _ = writeln!(
             out,
             "{{\"product\":\"{}\",\"quantity\":{},\"price\":{}.{:02},\"date\":\"{}\"}}",
@@ -140,8 +231,8 @@ impl Oracle {
     }
 }
 
-/// Reads a served answer's rows into a [`ViewMap`]; `None` names the first row it cannot read.
-pub fn read_rows(rows: &[serde_json::Value]) -> Result<ViewMap, String> {
+/// Reads a served answer's rows into a [`ViewMap`]; the error names the first row it cannot read.
+pub fn read_rows(kind: Kind, rows: &[serde_json::Value]) -> Result<ViewMap, String> {
     let mut view = ViewMap::new();
     for row in rows {
         let bad = || format!("unexpected row {row}");
@@ -150,12 +241,19 @@ pub fn read_rows(rows: &[serde_json::Value]) -> Result<ViewMap, String> {
             .and_then(|p| p.strip_prefix("product-"))
             .and_then(|p| p.parse::<u16>().ok())
             .ok_or_else(bad)?;
-        let day = row["date"]
-            .as_str()
-            .and_then(|d| d.strip_prefix("2026-11-"))
-            .and_then(|d| d.parse::<u8>().ok())
-            .and_then(|d| d.checked_sub(1))
-            .ok_or_else(bad)?;
+        let day = match kind {
+            Kind::Daily => row["date"]
+                .as_str()
+                .and_then(|d| d.strip_prefix("2026-11-"))
+                .and_then(|d| d.parse::<u8>().ok())
+                .and_then(|d| d.checked_sub(1)),
+            Kind::Windowed => row["window_start"]
+                .as_u64()
+                .and_then(|t| t.checked_sub(FIRST_HOUR_MS))
+                .filter(|t| t % 3_600_000 == 0)
+                .and_then(|t| u8::try_from(t / 3_600_000).ok()),
+        }
+        .ok_or_else(bad)?;
         let cents = row["total_revenue"]
             .as_number()
             .and_then(|n| cents_of(&n.to_string()))
