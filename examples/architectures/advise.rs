@@ -467,7 +467,7 @@ pub fn article_rule(r: &Requirements) -> (Option<Deployment>, &'static str) {
 /// A matrix read for advice, or why there is none.
 pub enum Source {
     /// Measured on this machine.
-    Measured(Matrix, PathBuf),
+    Measured(Box<Matrix>, PathBuf),
     /// None usable, and why.
     Missing(String),
 }
@@ -502,7 +502,7 @@ pub fn load(path: &Path, here: &crate::matrix::Machine) -> Source {
             here.cores
         ));
     }
-    Source::Measured(matrix, path.to_path_buf())
+    Source::Measured(Box::new(matrix), path.to_path_buf())
 }
 
 /// One architecture against the requirements: the reasons it fails (none: it passes) and the

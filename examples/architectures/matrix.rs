@@ -424,7 +424,8 @@ impl Matrix {
         out.push('\n');
         let _ = writeln!(out, "|---|{}", "---|".repeat(columns.len()));
         let w = &self.workload;
-        let rows: Vec<(String, Box<dyn Fn(&Measured) -> String>)> = vec![
+        type Cell<'a> = Box<dyn Fn(&Measured) -> String + 'a>;
+        let rows: Vec<(String, Cell<'_>)> = vec![
             (
                 format!(
                     "**Latency**: freshness p50 / p99 / max at {}/s",
