@@ -30,6 +30,7 @@ mod workload;
 use clap::{Parser, Subcommand, ValueEnum};
 use dataflow_core::time::parse_duration;
 use node::Deployment;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -264,17 +265,23 @@ fn advise_command(args: AdviseArgs) -> Result<(), Box<dyn std::error::Error + Se
     let requirements = advise::Requirements::from_given(&given)?;
     let source = advise::load(&args.matrix, &harness::machine());
     let advice = advise::advise(&requirements, &source);
+    let mut out = String::new();
     match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&advice)?),
+        OutputFormat::Json => out = serde_json::to_string_pretty(&advice)? + "\n",
         OutputFormat::Text => {
-            println!(
-                "architecture: {}\n\n{}\n\nevidence:",
+            out.push_str(&format!(
+                "architecture: {}\n\n{}\n\nevidence:\n",
                 advice.architecture, advice.rationale
-            );
+            ));
             for line in &advice.evidence {
-                println!("  - {line}");
+                out.push_str(&format!("  - {line}\n"));
             }
         }
+    }
+    // A reader that stops early (`| head`) is no error.
+    match std::io::stdout().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     Ok(())
 }

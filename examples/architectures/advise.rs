@@ -515,14 +515,14 @@ fn check(
 ) -> Vec<String> {
     let name = m.architecture.name();
     let mut fails = Vec::new();
-    let history = r
-        .history
-        .unwrap_or_else(|| matrix.workload.histories.iter().copied().max().unwrap_or(0));
+    // Without a history size, the measured one stands as it is.
+    let history = r.history;
     if let Some((target, described)) = r.target() {
         let target_ms = target.as_secs_f64() * 1000.0;
         if m.architecture == Deployment::Batch {
             match m.recompute() {
                 Some((h, s)) if h > 0 => {
+                    let history = history.unwrap_or(h);
                     let scaled = s * history as f64 / h as f64;
                     evidence.push(format!(
                         "batch: a full recompute of {} events took {s:.2} s on this machine{}",
@@ -544,7 +544,7 @@ fn check(
                         ));
                     } else {
                         evidence.push(format!(
-                            "batch meets {described}: recompute every {} and an answer is at most {} old",
+                            "batch: meets {described} when it recomputes every {}: an answer is then at most {} old",
                             millis((target.as_secs_f64() - scaled) * 1000.0),
                             millis(target_ms)
                         ));
@@ -629,10 +629,13 @@ fn check(
             Some((h, s)) => evidence.push(format!(
                 "{name}: version 2 exact over {} events of history {s:.2} s after its deploy{}",
                 count(*h as f64),
-                if *h > 0 && history != *h {
-                    format!(" ({:.2} s for {}, scaled linearly)", s * history as f64 / *h as f64, count(history as f64))
-                } else {
-                    String::new()
+                match history {
+                    Some(history) if *h > 0 && history != *h => format!(
+                        " ({:.2} s for {}, scaled linearly)",
+                        s * history as f64 / *h as f64,
+                        count(history as f64)
+                    ),
+                    _ => String::new(),
                 }
             )),
             None => fails.push(format!(
@@ -688,8 +691,9 @@ pub fn advise(r: &Requirements, source: &Source) -> Advice {
     {
         evidence.insert(0, rule_text.to_string());
         let mut rationale = format!(
-            "{}: {rule_text}, and the measurements on this machine agree: it meets every requirement given.",
-            rule.name()
+            "{}: {rule_text}, and the measurements on this machine agree: it meets every requirement given{}.",
+            rule.name(),
+            figures_of(rule, &evidence)
         );
         if let Some(note) = better_alternative(rule, matrix, &failures) {
             rationale.push(' ');
@@ -729,7 +733,11 @@ pub fn advise(r: &Requirements, source: &Source) -> Advice {
             let order = "of those that meet every requirement measured here, batch first (the simplest), then the fewest stores, then the lowest p99 freshness";
             Advice {
                 architecture: name.into(),
-                rationale: format!("{name}: {prefix}. {}: {order}.", capitalize(name)),
+                rationale: format!(
+                    "{name}: {prefix}. {}: {order}{}.",
+                    capitalize(name),
+                    figures_of(pick.architecture, &evidence)
+                ),
                 evidence,
                 matrix: matrix_name,
             }
@@ -783,6 +791,20 @@ fn better_alternative(
                 millis(chosen.freshness.p99_ms)
             )
         })
+}
+
+/// The evidence about `d`, as a clause: ` (measured: ...; ...)`.
+fn figures_of(d: Deployment, evidence: &[String]) -> String {
+    let prefix = format!("{}: ", d.name());
+    let figures: Vec<&str> = evidence
+        .iter()
+        .filter_map(|e| e.strip_prefix(&prefix))
+        .collect();
+    if figures.is_empty() {
+        String::new()
+    } else {
+        format!(" (measured: {})", figures.join("; "))
+    }
 }
 
 fn capitalize(s: &str) -> String {

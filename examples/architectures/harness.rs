@@ -1159,6 +1159,9 @@ fn deploy_v2(
         }
     }
     if deployment.durable() {
+        // Switch between two posts: a post in flight when version 1 stops could be stored after
+        // its connection is dropped, and its retry would store it twice.
+        harness.pause();
         let mut door = lock(&harness.shared.door);
         *door = Door {
             url,
@@ -1168,6 +1171,7 @@ fn deploy_v2(
         };
         drop(door);
         node.command("retire")?;
+        harness.offer(settings.rate, REPROCESS);
     }
     let meanwhile: Vec<Sample> = lock(&harness.shared.samples)[samples_before..].to_vec();
     let v1_answers = meanwhile.iter().filter(|s| s.version == 1).count();
