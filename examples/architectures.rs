@@ -49,6 +49,8 @@ enum Command {
     Run(RunArgs),
     /// Recommend an architecture for requirements, from the measured matrix.
     Advise(AdviseArgs),
+    /// Write architectures.md and .svg (and the README section) again from a measured .json.
+    Render(RenderArgs),
     /// (internal) The computing process of one deployment.
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -104,6 +106,18 @@ struct RunArgs {
     work: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// The matrix `run` measured.
+    matrix: PathBuf,
+    /// Where to write the .md and .svg (default: beside the matrix).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also replace the matrix section of this README.
+    #[arg(long)]
+    readme: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
     Text,
@@ -136,6 +150,7 @@ fn main() -> ExitCode {
     let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = match cli.command {
         Command::Run(args) => run(args),
         Command::Advise(args) => advise_command(args),
+        Command::Render(args) => render(args),
         Command::Node(args) => node::run(&args).map_err(Into::into),
     };
     match result {
@@ -254,6 +269,31 @@ fn update_readme(
         &text[end + end_marker.len()..]
     );
     write_atomically(path, &updated)?;
+    Ok(())
+}
+
+fn render(args: RenderArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let text = std::fs::read_to_string(&args.matrix)
+        .map_err(|e| format!("{}: {e}", args.matrix.display()))?;
+    let matrix: matrix::Matrix = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a matrix written by `architectures run`: {e}",
+            args.matrix.display()
+        )
+    })?;
+    let out = match args.out {
+        Some(out) => out,
+        None => args
+            .matrix
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let stem = matrix.workload.kind.stem();
+    write_atomically(&out.join(format!("{stem}.md")), &matrix.markdown())?;
+    write_atomically(&out.join(format!("{stem}.svg")), &matrix::svg(&matrix))?;
+    if let Some(readme) = &args.readme {
+        update_readme(readme, &matrix)?;
+    }
     Ok(())
 }
 

@@ -320,10 +320,14 @@ pub fn machine() -> Machine {
                 .ok()
         })
         .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok());
     Machine {
         cpu,
         cores,
         memory_gib: (memory_kib as f64 / 1_048_576.0 * 10.0).round() / 10.0,
+        load,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Machine {
     pub cores: usize,
     /// Memory, GiB.
     pub memory_gib: f64,
+    /// The 1-minute load average at the end of the run (other work on the machine shows here).
+    #[serde(default)]
+    pub load: Option<f64>,
 }
 
 /// The workload's parameters.
@@ -534,11 +537,14 @@ impl Matrix {
     /// One line on when, where and how.
     pub fn provenance(&self) -> String {
         format!(
-            "Measured {} on {} ({} cores, {} GiB), {}in {:.0} s: `{}`",
+            "Measured {} on {} ({} cores, {} GiB{}), {}in {:.0} s: `{}`",
             self.date,
             self.machine.cpu,
             self.machine.cores,
             self.machine.memory_gib,
+            self.machine.load.map_or(String::new(), |l| format!(
+                ", load average {l:.1} at the end"
+            )),
             if self.quick { "a --quick run, " } else { "" },
             self.seconds,
             self.command
@@ -614,7 +620,8 @@ a rate not acknowledged is the client's limit against that front door as much as
 * **Reprocessing**: version 2 is started next to version 1 in the same process while posts go on; the \
 time is from the deploy until version 2's whole view equals the oracle's version-2 answer at its offset, \
 covering every event acknowledged at the deploy. Then the front door switches to version 2 and version \
-1 retires. The stream has no history to replay: version 2 starts from nothing.
+1 retires. The stream has no history to replay: version 2 starts from nothing (measured at the first H \
+only: it is the same at any H).
 * **Correctness**: the whole view asked every few hundred milliseconds, compared with an oracle (a hash \
 map over the acknowledged events) at the offset the answer reports. The stream's offsets restart with \
 its process; they are mapped to the run's sequence of events, so after its restart its answers miss what \
@@ -701,7 +708,7 @@ pub fn svg(matrix: &Matrix) -> String {
             })
             .collect(),
     ));
-    let (width, label_w, bar_w, row_h) = (760.0, 130.0, 480.0, 22.0);
+    let (width, label_w, bar_w, row_h) = (780.0, 150.0, 480.0, 22.0);
     let height: f64 = 40.0
         + panels
             .iter()
