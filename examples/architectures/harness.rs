@@ -95,8 +95,8 @@ struct Poll {
 struct Sample {
     version: u8,
     exact: Option<bool>,
-    phase: u32,
     offset: u64,
+    at: Instant,
 }
 
 /// The offered rate now and the phase it belongs to.
@@ -745,11 +745,10 @@ fn sampler(shared: &Shared, every: Duration) {
     while !shared.stop.load(Ordering::SeqCst) {
         std::thread::sleep(every);
         let door = shared.door();
-        let phase = lock(&shared.offer).phase;
         let Ok(answer) = get_json(&agent, &format!("{}/v1/view", door.url)) else {
             continue;
         };
-        if let Some(sample) = check_answer(shared, &mut oracle, &door, &answer, phase) {
+        if let Some(sample) = check_answer(shared, &mut oracle, &door, &answer) {
             lock(&shared.samples).push(sample);
         }
     }
@@ -761,8 +760,8 @@ fn check_answer(
     oracle: &mut Oracle,
     door: &Door,
     answer: &Value,
-    phase: u32,
 ) -> Option<Sample> {
+    let at = Instant::now();
     let offset = door.base + answer["offset"].as_u64()?;
     let rows = read_rows(shared.kind, answer["rows"].as_array()?).ok();
     // The events up to the offset are acknowledged a moment after the view covers them.
@@ -778,8 +777,8 @@ fn check_answer(
     Some(Sample {
         version: door.version,
         exact,
-        phase,
         offset,
+        at,
     })
 }
 
@@ -1020,10 +1019,7 @@ fn measure(
 
     let checked: Vec<&Sample> = samples.iter().filter(|s| s.exact.is_some()).collect();
     let exact = checked.iter().filter(|s| s.exact == Some(true)).count();
-    let before_kill: Vec<&&Sample> = checked
-        .iter()
-        .filter(|s| s.phase == STEADY || s.phase >= RAMP)
-        .collect();
+    let before_kill: Vec<&&Sample> = checked.iter().filter(|s| s.at < killed_at).collect();
     let correctness = Correctness {
         samples: checked.len(),
         exact,
@@ -1152,8 +1148,7 @@ fn deploy_v2(
         let Ok(answer) = get_json(&agent, &format!("{url}/v1/view")) else {
             continue;
         };
-        let Some(sample) = check_answer(&harness.shared, &mut oracle, &v2_door, &answer, REPROCESS)
-        else {
+        let Some(sample) = check_answer(&harness.shared, &mut oracle, &v2_door, &answer) else {
             continue;
         };
         last_offset = sample.offset;
