@@ -1,5 +1,5 @@
 //! `serve` on the command line: `<example> serve --log DIR --listen 127.0.0.1:8080
-//! [--architecture kappa|lambda] [--batch-every 10s]`.
+//! [--architecture kappa|lambda|batch] [--batch-every 10s]`.
 
 use crate::cli::progress::Progress;
 use crate::error::Error;
@@ -24,6 +24,8 @@ pub enum ArchitectureArg {
     Kappa,
     /// A batch layer, a speed layer and a serving layer that merges them.
     Lambda,
+    /// The batch runner recomputes the whole view every `--batch-every` (and on `POST /v1/batch`).
+    Batch,
 }
 
 /// The arguments of `serve`.
@@ -35,10 +37,11 @@ pub struct ServeArgs {
     /// The address to listen on (port 0: any free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Kappa (one pipeline over the whole log) or Lambda (batch layer + speed layer, merged).
+    /// Kappa (one pipeline over the whole log), Lambda (batch layer + speed layer, merged) or batch
+    /// (the whole view recomputed every `--batch-every`).
     #[arg(long, value_enum, default_value = "kappa")]
     pub architecture: ArchitectureArg,
-    /// Lambda: recompute the batch view this often (and on `POST /v1/batch`).
+    /// Lambda and batch: recompute the batch view this often (and on `POST /v1/batch`).
     #[arg(long, value_parser = parse_duration)]
     pub batch_every: Option<Duration>,
     /// Records per step of the pipeline.
@@ -119,6 +122,7 @@ where
     let architecture = match args.architecture {
         ArchitectureArg::Kappa => Architecture::Kappa,
         ArchitectureArg::Lambda => Architecture::Lambda,
+        ArchitectureArg::Batch => Architecture::Batch,
     };
     let options = ServeOptions {
         listen: args.listen,

@@ -49,9 +49,9 @@ pub(crate) fn check_mergeable<P: Pipeline>() -> Result<MergeKind, Error> {
 
 /// A batch view: the batch runner's output over `[0, boundary)`.
 pub(crate) struct BatchView<O> {
-    boundary: u64,
-    records: Vec<(O, isize)>,
-    max_event_time: Option<u64>,
+    pub(crate) boundary: u64,
+    pub(crate) records: Vec<(O, isize)>,
+    pub(crate) max_event_time: Option<u64>,
 }
 
 /// The batch layer: recomputes the batch view over `[0, head)` every `every` and whenever

@@ -16,7 +16,7 @@
 //! | `GET /v1/changes?from_offset=N` | NDJSON: `{"record", "diff", "offset"}` per change, `{"progress": {"offset", "watermark"}}` after every step and every second |
 //! | `GET /v1/health` | the offset covered, the log's head, subscribers, late records, the architecture |
 //! | `GET /v1/plan` | the plan as JSON, its version, the view key and whether the plan is mergeable |
-//! | `POST /v1/batch` | Lambda: recompute the batch view now |
+//! | `POST /v1/batch` | Lambda and batch: recompute the batch view now |
 //! | `GET /metrics` | the server's metrics in the Prometheus text format ([`crate::observe::Metrics`]) |
 //! | `GET /` | the dashboard: the plan, live rates and watermark lag, dead-letter and late counts, the view with a search over its key, and in Lambda the boundary and the speed layer's size |
 //! | `GET /v1/stats` | what the dashboard polls: [`crate::observe::Stats`] as JSON |
@@ -61,6 +61,13 @@
 //! and `boundary` `B`. A new batch view at `B'` is switched to atomically, together with a speed
 //! layer from `B'` that has caught up. The merge is exact for plans whose output is a mergeable
 //! aggregate ([`crate::plan::Plan::mergeability`]); other plans are refused with the reason.
+//!
+//! # Batch
+//!
+//! With [`Architecture::Batch`], the batch runner recomputes the whole view over `[0, B)` at start,
+//! every [`ServeOptions::batch_every`] and on `POST /v1/batch`; every answer is the latest batch
+//! view, at `offset` = `boundary` = `B`. Records appended since are stored but in no answer until the
+//! next recompute (a read with `min_offset` past `B` waits for it). Any plan can be served this way.
 
 //!
 //! # Examples
@@ -104,6 +111,7 @@
 //! # Ok::<(), dataflow_core::Error>(())
 //! ```
 
+mod batch;
 mod dashboard;
 mod driver;
 mod error;
@@ -147,14 +155,18 @@ pub enum Architecture {
     Kappa,
     /// A batch layer over `[0, B)`, a speed layer over `[B, head)`, merged.
     Lambda,
+    /// The batch runner recomputes the whole view over `[0, B)` at start, every
+    /// [`ServeOptions::batch_every`] and on `POST /v1/batch`; answers are at offset `B`.
+    Batch,
 }
 
 impl Architecture {
-    /// Its name: `kappa` or `lambda`.
+    /// Its name: `kappa`, `lambda` or `batch`.
     pub fn as_str(self) -> &'static str {
         match self {
             Architecture::Kappa => "kappa",
             Architecture::Lambda => "lambda",
+            Architecture::Batch => "batch",
         }
     }
 }
@@ -164,9 +176,9 @@ impl Architecture {
 pub struct ServeOptions {
     /// The address to listen on (port 0: any free port, see [`Server::local_addr`]).
     pub listen: SocketAddr,
-    /// Kappa or Lambda.
+    /// Kappa, Lambda or batch.
     pub architecture: Architecture,
-    /// Lambda: recompute the batch view this often (besides `POST /v1/batch`).
+    /// Lambda and batch: recompute the batch view this often (besides `POST /v1/batch`).
     pub batch_every: Option<Duration>,
     /// Records per step of the pipeline.
     pub step: usize,
@@ -413,7 +425,7 @@ where
             Arc::clone(&metrics),
         ),
         head: Box::new(move || head_log.head()),
-        batch: (options.architecture == Architecture::Lambda).then(|| Mutex::new(batch_tx.clone())),
+        batch: (options.architecture != Architecture::Kappa).then(|| Mutex::new(batch_tx.clone())),
         failure: Mutex::new(None),
         late: AtomicU64::new(0),
         stop: AtomicBool::new(false),
@@ -476,6 +488,33 @@ where
             let driver = spawn("serve-lambda", move || {
                 let result =
                     lambda::drive_lambda::<P, I, L>(&runner, &log, &shared, &options, ready_rx);
+                if let Err(e) = &result {
+                    shared.fail(e);
+                }
+                result
+            })?;
+            drop(batch_tx);
+            (driver, Some(batch))
+        }
+        Architecture::Batch => {
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let batch = {
+                let (shared, log, runner) = (Arc::clone(&shared), log.clone(), runner.clone());
+                let every = options.batch_every;
+                std::thread::Builder::new()
+                    .name("serve-batch".into())
+                    .spawn(move || {
+                        lambda::batch_layer::<P, I, L>(
+                            &runner, &log, &shared, batch_rx, every, ready_tx,
+                        )
+                    })
+                    .map_err(|e| Error::Source(format!("cannot start the batch layer: {e}")))?
+            };
+            // The first batch view is computed at once: until then, nothing is served.
+            let _ = batch_tx.send(());
+            let shared = Arc::clone(&shared);
+            let driver = spawn("serve-batch-view", move || {
+                let result = batch::drive_batch::<P>(&runner, &shared, &options, ready_rx);
                 if let Err(e) = &result {
                     shared.fail(e);
                 }

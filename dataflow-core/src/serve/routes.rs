@@ -574,7 +574,7 @@ async fn post_batch(State(shared): State<AppState>, RawQuery(raw): RawQuery) -> 
     Params::parse(raw.as_deref(), &[])?;
     let Some(batch) = &shared.batch else {
         return Err(ApiError::bad_request(
-            "this server runs the Kappa architecture, which has no batch layer: start it with --architecture lambda",
+            "this server runs the Kappa architecture, which has no batch layer: start it with --architecture lambda or batch",
         ));
     };
     lock(batch)
