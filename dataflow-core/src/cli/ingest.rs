@@ -10,7 +10,6 @@ use crate::kappa::write_atomically;
 use crate::log::{EventLog, LogLocation, LogOptions, LoggedInputs, Schema};
 use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
-use crate::user_code::{catch_user, panic_message};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -249,7 +248,9 @@ where
                 }
                 overlap = None;
             }
-            let event_time = event_time_of::<P>(&alone, || format!("{named}: record {ordinal}"))?;
+            let event_time = crate::cli::event_time::event_time_of::<P>(&alone, || {
+                format!("{named}: record {ordinal}")
+            })?;
             batch
                 .push(event_time, &entry)
                 .map_err(|e| stored(&progress, e.to_string()))?;
@@ -339,29 +340,4 @@ where
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A record's event time for the log: what the pipeline's `event_time` stage says of `alone`, the
-/// batch of the record alone, or the ingestion time (ms since the Unix epoch) for a pipeline
-/// without one.
-pub(crate) fn event_time_of<P: Pipeline>(
-    alone: &<P::Inputs as Inputs>::Batch,
-    name: impl FnOnce() -> String,
-) -> Result<u64, Error> {
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    };
-    if !P::EVENT_TIME {
-        return Ok(now());
-    }
-    let time = catch_user(|| P::max_event_time(alone)).map_err(|payload| {
-        Error::Source(format!(
-            "{}: the pipeline's event_time stage panicked: {}",
-            name(),
-            panic_message(payload.as_ref())
-        ))
-    })?;
-    Ok(time.unwrap_or_else(now))
 }

@@ -141,7 +141,7 @@ where
                 Partitioner::ByKey(_) => partition_key(&entry, P::VIEW_KEY),
                 Partitioner::RoundRobin(_) => None,
             };
-            let event_time = crate::cli::ingest::event_time_of::<P>(&alone, || {
+            let event_time = crate::cli::event_time::event_time_of::<P>(&alone, || {
                 format!("{named}: record {ordinal}")
             })?;
             pending.push((event_time, entry, key));
