@@ -5,7 +5,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{example, run, stderr, stdout};
+use common::{example, parse_daily_totals, run, stderr, stdout};
 
 /// Totals per (product, date) computed straight from the CSV text, in cents, skipping bad rows.
 fn expected_daily_sales() -> BTreeMap<(String, String), (i64, u64)> {
@@ -33,25 +33,6 @@ fn expected_daily_sales() -> BTreeMap<(String, String), (i64, u64)> {
     totals
 }
 
-fn parse_daily_sales(out: &str) -> BTreeMap<(String, String), (i64, u64)> {
-    out.lines()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            let revenue = value["total_revenue"].as_f64().unwrap();
-            (
-                (
-                    value["product"].as_str().unwrap().to_string(),
-                    value["date"].as_str().unwrap().to_string(),
-                ),
-                (
-                    (revenue * 100.0).round() as i64,
-                    value["transaction_count"].as_u64().unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn daily_sales_batch_matches_the_csv_and_dead_letters_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +46,7 @@ fn daily_sales_batch_matches_the_csv_and_dead_letters_bad_rows() {
             dead.to_str().unwrap(),
         ],
     );
-    assert_eq!(parse_daily_sales(&stdout(&output)), expected_daily_sales());
+    assert_eq!(parse_daily_totals(&stdout(&output)), expected_daily_sales());
     let summary = stderr(&output);
     assert!(
         summary.contains("read 43 records, 40 ok, 3 dead-lettered"),

@@ -7,7 +7,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{example, run, stderr, stdout};
+use common::{example, parse_daily_totals, run, stderr, stdout};
 
 /// Totals per (product, date) in cents from the CSV text, over the sales worth at least
 /// `min_cents`, skipping the malformed rows.
@@ -40,25 +40,6 @@ fn expected(min_cents: i64) -> BTreeMap<(String, String), (i64, u64)> {
     totals
 }
 
-fn parse(out: &str) -> BTreeMap<(String, String), (i64, u64)> {
-    out.lines()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            let revenue = value["total_revenue"].as_f64().unwrap();
-            (
-                (
-                    value["product"].as_str().unwrap().to_string(),
-                    value["date"].as_str().unwrap().to_string(),
-                ),
-                (
-                    (revenue * 100.0).round() as i64,
-                    value["transaction_count"].as_u64().unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
-
 fn large_sales(args: &[&str]) -> std::process::Output {
     let mut all = vec!["--input", "examples/data/sales.csv", "--quiet"];
     all.extend_from_slice(args);
@@ -69,14 +50,14 @@ fn large_sales(args: &[&str]) -> std::process::Output {
 fn the_parameter_value_filters_as_the_declaration_says_in_every_mode() {
     // The default (0) keeps every sale: the daily-sales answer.
     let all = stdout(&large_sales(&[]));
-    assert_eq!(parse(&all), expected(0));
+    assert_eq!(parse_daily_totals(&all), expected(0));
     let daily = stdout(&run(
         "daily_sales",
         &["--input", "examples/data/sales.csv", "--quiet"],
     ));
     assert_eq!(all, daily);
     let large = stdout(&large_sales(&["--param", "min_revenue=10"]));
-    assert_eq!(parse(&large), expected(1000));
+    assert_eq!(parse_daily_totals(&large), expected(1000));
     assert!(
         expected(1000).len() < expected(0).len(),
         "the threshold must filter something"

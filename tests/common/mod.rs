@@ -92,3 +92,23 @@ pub fn run_within<S: AsRef<std::ffi::OsStr>>(
         stderr: err.join().unwrap_or_default(),
     })
 }
+
+/// Daily-sales output lines as totals per (product, date): revenue in cents and the count.
+pub fn parse_daily_totals(out: &str) -> std::collections::BTreeMap<(String, String), (i64, u64)> {
+    out.lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let revenue = value["total_revenue"].as_f64().unwrap();
+            (
+                (
+                    value["product"].as_str().unwrap().to_string(),
+                    value["date"].as_str().unwrap().to_string(),
+                ),
+                (
+                    (revenue * 100.0).round() as i64,
+                    value["transaction_count"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
