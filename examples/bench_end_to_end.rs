@@ -42,6 +42,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+#[path = "common/timed.rs"]
+mod timed;
+use timed::{median, run_timed};
+
 /// Command line.
 #[derive(Parser, Debug)]
 #[command(about = "The daily-sales job file to file against a naive program, DuckDB and Polars")]
@@ -226,59 +230,6 @@ else:
        .sink_ndjson(dst))
 "#;
 
-/// One timed process: its wall time, its CPU time (user + system) and peak resident memory.
-struct Timed {
-    seconds: f64,
-    cpu: Option<f64>,
-    peak_mib: Option<f64>,
-}
-
-/// Runs `program args`, timed, with its peak memory through `/usr/bin/time` when installed.
-fn run_timed(program: &Path, args: &[String], stats: &Path) -> Result<Timed, String> {
-    let time = Path::new("/usr/bin/time");
-    let mut command = if time.exists() {
-        let mut c = Command::new(time);
-        c.arg("-f")
-            .arg("%M %U %S")
-            .arg("-o")
-            .arg(stats)
-            .arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    command.args(args);
-    let started = Instant::now();
-    let output = command
-        .output()
-        .map_err(|e| format!("{}: {e}", program.display()))?;
-    let seconds = started.elapsed().as_secs_f64();
-    if !output.status.success() {
-        return Err(format!(
-            "{} {args:?} failed: {}",
-            program.display(),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let fields: Vec<f64> = time
-        .exists()
-        .then(|| std::fs::read_to_string(stats).ok())
-        .flatten()
-        .and_then(|text| {
-            text.lines()
-                .last()?
-                .split_whitespace()
-                .map(|v| v.parse::<f64>().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Timed {
-        seconds,
-        peak_mib: fields.first().map(|kib| kib / 1024.0),
-        cpu: (fields.len() == 3).then(|| fields[1] + fields[2]),
-    })
-}
-
 /// One implementation of the job.
 struct Implementation {
     name: String,
@@ -296,11 +247,6 @@ struct Row {
     seconds: f64,
     cpu: Option<f64>,
     peak_mib: Option<f64>,
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Whether `python3` can import `module`.
@@ -530,11 +476,11 @@ fn run(args: &Args) -> Result<(), String> {
     };
     println!(
         "daily_sales, CSV file → JSON Lines file, {} products × {} days, median of {} runs, \
-         wall clock and CPU time (user + system) per process, {} vCPUs",
+         wall clock and CPU time (user + system) per process; {}",
         args.products,
         args.days,
         args.runs,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        timed::machine()
     );
     println!();
     println!(

@@ -4,16 +4,13 @@
 
 use crate::context::Context;
 use crate::operators::keyed::{Emitter, KeyedState, keyed_operator};
+use crate::operators::stamp_buffer::StampBuffer;
 use crate::record::{HashMap, Record, Stamp};
 use crate::time::clock;
 use crate::time::clock::Time;
 use crate::user_code::catch_user;
 use differential_dataflow::{Hashable, VecCollection};
-use std::collections::BTreeMap;
 use timely::dataflow::operators::Capability;
-
-/// Buffered records of a scan with one stamp: key, value and multiplicity.
-type Buffered<K, V> = Vec<(K, V, isize)>;
 
 /// The state of a keyed scan on one worker.
 struct Scan<K, V, St, O, F> {
@@ -23,7 +20,9 @@ struct Scan<K, V, St, O, F> {
     init: St,
     f: F,
     states: HashMap<K, St>,
-    buffer: BTreeMap<Stamp, Buffered<K, V>>,
+    /// The records the watermark has not passed yet, with their multiplicities (a batch holds its
+    /// whole input here until the end).
+    buffer: StampBuffer<(K, V, isize)>,
     /// While records are buffered, a capability at (at most) the input frontier, to emit their
     /// outputs once the watermark passes them.
     hold: Option<Capability<Time>>,
@@ -53,10 +52,7 @@ where
             self.ctx
                 .report_late(self.id, stamp.time, arrival, &(key, value));
         } else {
-            self.buffer
-                .entry(stamp)
-                .or_default()
-                .push((key, value, diff));
+            self.buffer.push(stamp, (key, value, diff));
         }
         if self.hold.as_ref().is_none_or(|held| *held.time() > time) {
             self.hold = Some(capability.clone());
@@ -66,8 +62,7 @@ where
     fn advance(&mut self, frontier: Option<Time>, output: &mut Emitter<'_, O>) {
         let watermark = frontier.map(clock::watermark);
         let lateness = self.lateness;
-        let ready =
-            |stamp: &Stamp| watermark.is_none_or(|w| stamp.time.saturating_add(lateness) < w);
+        let ready = |time: u64| watermark.is_none_or(|w| time.saturating_add(lateness) < w);
         let Some(held) = self.hold.as_ref() else {
             return;
         };
@@ -76,33 +71,26 @@ where
             None => held.clone(),
         };
         let mut session = output.session(&at);
-        while let Some(entry) = self.buffer.first_entry() {
-            if !ready(entry.key()) {
-                break;
+        let (ctx, id, states, init) = (&self.ctx, self.id, &mut self.states, &self.init);
+        let (f, emitted) = (&mut self.f, &mut self.emitted);
+        self.buffer.take_ready(ready, |_stamp, (key, value, diff)| {
+            if diff < 0 {
+                ctx.report(id, "scan takes no retractions: a record was removed".into());
+                return;
             }
-            for (key, value, diff) in entry.remove() {
-                if diff < 0 {
-                    self.ctx.report(
-                        self.id,
-                        "scan takes no retractions: a record was removed".into(),
-                    );
-                    continue;
-                }
-                let state = match self.states.get_mut(&key) {
-                    Some(state) => state,
-                    None => self.states.entry(key).or_insert_with(|| self.init.clone()),
-                };
-                for _ in 0..diff {
-                    let (f, emitted) = (&mut self.f, &mut self.emitted);
-                    if let Err(payload) = catch_user(|| f(state, &value, emitted)) {
-                        self.ctx.report_panic(self.id, payload);
-                    }
-                }
-                for out in self.emitted.drain(..) {
-                    session.give((out, *at.time(), 1));
+            let state = match states.get_mut(&key) {
+                Some(state) => state,
+                None => states.entry(key).or_insert_with(|| init.clone()),
+            };
+            for _ in 0..diff {
+                if let Err(payload) = catch_user(|| f(state, &value, emitted)) {
+                    ctx.report_panic(id, payload);
                 }
             }
-        }
+            for out in emitted.drain(..) {
+                session.give((out, *at.time(), 1));
+            }
+        });
         drop(session);
         // Hold no capability behind the input frontier, so that progress is not held up.
         self.hold = match frontier {
@@ -136,7 +124,7 @@ where
         init,
         f,
         states: HashMap::default(),
-        buffer: BTreeMap::new(),
+        buffer: StampBuffer::new(),
         hold: None,
         emitted: Vec::new(),
     };

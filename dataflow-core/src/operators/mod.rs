@@ -16,4 +16,5 @@ pub mod fused;
 pub(crate) mod hash_aggregate;
 pub(crate) mod keyed;
 pub(crate) mod keyed_scan;
+pub(crate) mod stamp_buffer;
 pub(crate) mod window_aggregate;

@@ -1,0 +1,416 @@
+//! Batch against stream: every example pipeline's command line run over the same generated input as
+//! one bounded batch (`--mode batch`) and as a stream of steps (`--mode stream`, the default step size
+//! unless `--step-size` says otherwise), each as its own process.
+//!
+//! ```text
+//! cargo build --release --examples
+//! target/release/examples/bench_modes [--rows 1000000] [--runs 3] [--step-size 1000]
+//!     [--pipelines daily_sales,large_sales,windowed_sales,fraud_detection,word_count,country_revenue]
+//!     [--dir target/bench-modes]
+//! ```
+//!
+//! Event-time inputs are out of order by at most 20 s and the stream runs with `--max-delay 20s`, the
+//! bound under which a stream's answer equals the batch's. Before any figure is printed, each stream
+//! output is checked equal, as a set of lines, to its batch output, and the batch output is checked
+//! not empty. The median of `--runs` runs counts; wall clock per process, CPU time (user + system) and
+//! peak resident memory from `/usr/bin/time` when installed.
+
+use clap::Parser;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[path = "common/timed.rs"]
+mod timed;
+use timed::{Timed, median, run_timed};
+
+/// Every example pipeline this benchmark knows how to feed.
+const PIPELINES: &[&str] = &[
+    "daily_sales",
+    "large_sales",
+    "windowed_sales",
+    "fraud_detection",
+    "word_count",
+    "country_revenue",
+];
+
+/// How far out of order the generated event times are, ms (and the stream's `--max-delay`).
+const DISORDER_MS: u64 = 20_000;
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(about = "Every example pipeline in batch mode against stream mode, on the same input")]
+struct Args {
+    /// Input records per pipeline (lines for word_count, orders for country_revenue).
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// Runs per measurement; the median counts.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Records per step of the stream runs (the command line's default when omitted).
+    #[arg(long)]
+    step_size: Option<usize>,
+    /// Pipelines to measure, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = PIPELINES.iter().map(|p| p.to_string()))]
+    pipelines: Vec<String>,
+    /// Where the inputs and outputs go.
+    #[arg(long, default_value = "target/bench-modes")]
+    dir: PathBuf,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
+}
+
+/// SplitMix64: a small, fast, deterministic generator.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// Writes a generated file line by line (`header` first), unless it is already there.
+fn write_file(
+    path: &Path,
+    header: Option<&str>,
+    rows: usize,
+    mut line: impl FnMut(usize, &mut String),
+) -> Result<(), String> {
+    if path.exists() {
+        return Ok(());
+    }
+    let partial = path.with_extension("partial");
+    let file =
+        std::fs::File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut text = String::new();
+    if let Some(header) = header {
+        writeln!(out, "{header}").map_err(|e| e.to_string())?;
+    }
+    for i in 0..rows {
+        text.clear();
+        line(i, &mut text);
+        text.push('\n');
+        out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    drop(out);
+    std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Event time of record `i` of `rows` spread over 30 days from 2024-01-01, out of order by at most
+/// [`DISORDER_MS`].
+fn event_time(i: usize, rows: usize, rng: &mut SplitMix64) -> u64 {
+    const START: u64 = 1_704_067_200_000;
+    const SPAN: u64 = 30 * 86_400_000;
+    let base = START + DISORDER_MS + (i as u64) * SPAN / rows.max(1) as u64;
+    base + rng.below(DISORDER_MS + 1) - DISORDER_MS / 2
+}
+
+/// One price of a small list, as text with two decimals.
+fn price(rng: &mut SplitMix64) -> &'static str {
+    [
+        "0.99", "1.50", "4.99", "9.99", "12.50", "29.99", "49.99", "199.99",
+    ][rng.below(8) as usize]
+}
+
+/// One pipeline's command: its input flags (files generated on first use) and extra flags.
+struct Job {
+    inputs: Vec<String>,
+    extra: Vec<String>,
+    /// Extra flags of the stream run only.
+    stream_extra: Vec<String>,
+}
+
+fn job(args: &Args, pipeline: &str) -> Result<Job, String> {
+    let rows = args.rows;
+    let mut rng = SplitMix64(args.seed);
+    let file = |name: &str| args.dir.join(format!("{name}-{rows}-{}", args.seed));
+    let max_delay = vec!["--max-delay".to_string(), format!("{}ms", DISORDER_MS)];
+    let job = match pipeline {
+        "daily_sales" | "large_sales" => {
+            let path = file("sales").with_extension("csv");
+            write_file(&path, Some("product,quantity,price,date"), rows, |_, l| {
+                let day = 1 + rng.below(28);
+                let month = 1 + rng.below(12);
+                let _ = write!(
+                    l,
+                    "product-{:04},{},{},2024-{month:02}-{day:02}",
+                    rng.below(1000),
+                    1 + rng.below(5),
+                    price(&mut rng)
+                );
+            })?;
+            let extra = if pipeline == "large_sales" {
+                vec!["--param".into(), "min_revenue=10".into()]
+            } else {
+                Vec::new()
+            };
+            Job {
+                inputs: vec!["--input".into(), path.display().to_string()],
+                extra,
+                stream_extra: Vec::new(),
+            }
+        }
+        "windowed_sales" => {
+            let path = file("timed-sales").with_extension("csv");
+            write_file(&path, Some("product,quantity,price,ts"), rows, |i, l| {
+                let ts = event_time(i, rows, &mut rng);
+                let _ = write!(
+                    l,
+                    "product-{:03},{},{},{ts}",
+                    rng.below(100),
+                    1 + rng.below(5),
+                    price(&mut rng)
+                );
+            })?;
+            Job {
+                inputs: vec!["--input".into(), path.display().to_string()],
+                extra: Vec::new(),
+                stream_extra: max_delay,
+            }
+        }
+        "fraud_detection" => {
+            let path = file("transactions").with_extension("csv");
+            write_file(&path, Some("user_id,amount,ts"), rows, |i, l| {
+                let ts = event_time(i, rows, &mut rng);
+                let cents = if rng.below(200) == 0 {
+                    100_000 + rng.below(100_000)
+                } else {
+                    100 + rng.below(9_900)
+                };
+                let _ = write!(
+                    l,
+                    "u{},{}.{:02},{ts}",
+                    rng.below(10_000),
+                    cents / 100,
+                    cents % 100
+                );
+            })?;
+            Job {
+                inputs: vec!["--input".into(), path.display().to_string()],
+                extra: Vec::new(),
+                stream_extra: max_delay,
+            }
+        }
+        "word_count" => {
+            let path = file("lines").with_extension("jsonl");
+            write_file(&path, None, rows, |_, l| {
+                l.push_str("{\"text\":\"");
+                for w in 0..8 {
+                    if w > 0 {
+                        l.push(' ');
+                    }
+                    // Roughly Zipf: small word numbers are much more frequent.
+                    let bound = 1 + rng.below(20_000);
+                    let word = rng.below(bound);
+                    let _ = write!(l, "Word{word}");
+                }
+                l.push_str(".\"}");
+            })?;
+            Job {
+                inputs: vec!["--input".into(), path.display().to_string()],
+                extra: Vec::new(),
+                stream_extra: Vec::new(),
+            }
+        }
+        "country_revenue" => {
+            let customers = (rows / 10).max(1);
+            let orders_path = file("orders").with_extension("csv");
+            let customers_path = file("customers").with_extension("csv");
+            write_file(
+                &customers_path,
+                Some("customer_id,country"),
+                customers,
+                |i, l| {
+                    let country = rng.below(60);
+                    let _ = write!(l, "{i},C{country:02}");
+                },
+            )?;
+            write_file(
+                &orders_path,
+                Some("order_id,customer_id,amount"),
+                rows,
+                |i, l| {
+                    let _ = write!(l, "{i},{},{}", rng.below(customers as u64), price(&mut rng));
+                },
+            )?;
+            Job {
+                inputs: vec![
+                    "--input".into(),
+                    format!("orders={}", orders_path.display()),
+                    "--input".into(),
+                    format!("customers={}", customers_path.display()),
+                ],
+                extra: Vec::new(),
+                stream_extra: Vec::new(),
+            }
+        }
+        other => {
+            return Err(format!(
+                "unknown pipeline `{other}`; known: {}",
+                PIPELINES.join(", ")
+            ));
+        }
+    };
+    Ok(job)
+}
+
+/// The lines of an output file, as a set (the order of an insert-only batch output is not fixed).
+fn lines(path: &Path) -> Result<BTreeSet<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+/// The medians of one mode's runs.
+struct Measured {
+    seconds: f64,
+    cpu: Option<f64>,
+    peak_mib: Option<f64>,
+}
+
+fn measure(runs: Vec<Timed>) -> Measured {
+    let some = |values: Vec<Option<f64>>| values.into_iter().collect::<Option<Vec<f64>>>();
+    Measured {
+        seconds: median(runs.iter().map(|r| r.seconds).collect()),
+        cpu: some(runs.iter().map(|r| r.cpu).collect()).map(median),
+        peak_mib: some(runs.iter().map(|r| r.peak_mib).collect()).map(median),
+    }
+}
+
+/// One pipeline's row of the table.
+struct Row {
+    pipeline: String,
+    outputs: usize,
+    batch: Measured,
+    stream: Measured,
+}
+
+fn pipeline_row(args: &Args, pipeline: &str) -> Result<Row, String> {
+    let program = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name(pipeline);
+    if !program.exists() {
+        return Err(format!(
+            "{} is missing: build it first (`cargo build --release --examples`)",
+            program.display()
+        ));
+    }
+    let job = job(args, pipeline)?;
+    let stats = args.dir.join(format!("{pipeline}.time"));
+    let mut outputs = Vec::new();
+    let mut timings = Vec::new();
+    for mode in ["batch", "stream"] {
+        let output = args.dir.join(format!("{pipeline}-{mode}.jsonl"));
+        let mut flags = job.inputs.clone();
+        flags.extend(job.extra.iter().cloned());
+        flags.extend(["--mode".into(), mode.into(), "--quiet".into()]);
+        flags.extend(["--output".into(), output.display().to_string()]);
+        if mode == "stream" {
+            flags.extend(job.stream_extra.iter().cloned());
+            if let Some(n) = args.step_size {
+                flags.extend(["--step-size".into(), n.to_string()]);
+            }
+        }
+        let mut runs = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            runs.push(run_timed(&program, &flags, &stats)?);
+        }
+        timings.push(measure(runs));
+        outputs.push(lines(&output)?);
+        let _ = std::fs::remove_file(&output);
+    }
+    if outputs[0].is_empty() {
+        return Err(format!("{pipeline}: the batch output is empty"));
+    }
+    if outputs[0] != outputs[1] {
+        let only_batch = outputs[0].difference(&outputs[1]).count();
+        let only_stream = outputs[1].difference(&outputs[0]).count();
+        return Err(format!(
+            "{pipeline}: the stream output differs from the batch output \
+             ({only_batch} lines only in batch, {only_stream} only in stream)"
+        ));
+    }
+    let stream = timings.pop().expect("two modes");
+    let batch = timings.pop().expect("two modes");
+    Ok(Row {
+        pipeline: pipeline.to_string(),
+        outputs: outputs[0].len(),
+        batch,
+        stream,
+    })
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    let mut rows = Vec::new();
+    for pipeline in &args.pipelines {
+        eprintln!("{pipeline} ...");
+        rows.push(pipeline_row(args, pipeline)?);
+    }
+    let cell = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+    let step = args
+        .step_size
+        .map_or("the default step size".to_string(), |n| {
+            format!("steps of {n} records")
+        });
+    println!(
+        "Batch against stream, every example's command line, {} input records, 1 worker, {step}, \
+         median of {} runs; stream outputs checked equal to batch; {}",
+        args.rows,
+        args.runs,
+        timed::machine()
+    );
+    println!();
+    println!(
+        "| pipeline | outputs | batch s | stream s | stream ÷ batch | batch CPU s | stream CPU s | batch peak MiB | stream peak MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {:.2} | {} | {} | {} | {} |",
+            r.pipeline,
+            r.outputs,
+            r.batch.seconds,
+            r.stream.seconds,
+            r.stream.seconds / r.batch.seconds,
+            cell(r.batch.cpu, 2),
+            cell(r.stream.cpu, 2),
+            cell(r.batch.peak_mib, 0),
+            cell(r.stream.peak_mib, 0),
+        );
+    }
+    let slower: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.batch.seconds > r.stream.seconds)
+        .map(|r| r.pipeline.as_str())
+        .collect();
+    println!();
+    if slower.is_empty() {
+        println!("batch is at least as fast as stream for every pipeline measured");
+    } else {
+        println!("batch is slower than stream for: {}", slower.join(", "));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
