@@ -1,12 +1,14 @@
 //! Batch against stream: every example pipeline's command line run over the same generated input as
 //! one bounded batch (`--mode batch`) and as a stream of steps (`--mode stream`, the default step size
-//! unless `--step-size` says otherwise), each as its own process.
+//! unless `--step-size` says otherwise), each as its own process; then every Nexmark query in this
+//! process, `Runner::batch` of the generated events against the same events pushed in steps of
+//! 10,000 (`Running::push`), both to the consolidated output in hand.
 //!
 //! ```text
 //! cargo build --release --examples
 //! target/release/examples/bench_modes [--rows 1000000] [--runs 3] [--step-size 1000]
 //!     [--pipelines daily_sales,large_sales,windowed_sales,fraud_detection,word_count,country_revenue]
-//!     [--dir target/bench-modes]
+//!     [--nexmark-events 2000000] [--queries q0,q1,...] [--dir target/bench-modes]
 //! ```
 //!
 //! Event-time inputs are out of order by at most 20 s and the stream runs with `--max-delay 20s`, the
@@ -16,11 +18,14 @@
 //! peak resident memory from `/usr/bin/time` when installed.
 
 use clap::Parser;
+use dataflow_core::{Pipeline, Runner};
+use dataflow_examples::nexmark::{self, Event, GeneratorConfig};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[path = "common/timed.rs"]
 mod timed;
@@ -55,6 +60,16 @@ struct Args {
     /// Pipelines to measure, comma separated.
     #[arg(long, value_delimiter = ',', default_values_t = PIPELINES.iter().map(|p| p.to_string()))]
     pipelines: Vec<String>,
+    /// Nexmark events for the in-process comparison (0 skips it).
+    #[arg(long, default_value_t = 2_000_000)]
+    nexmark_events: u64,
+    /// Nexmark queries, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "q0,q1,q2,q3,q4,q5,q6,q7,q8,q12"
+    )]
+    queries: Vec<String>,
     /// Where the inputs and outputs go.
     #[arg(long, default_value = "target/bench-modes")]
     dir: PathBuf,
@@ -352,10 +367,105 @@ fn pipeline_row(args: &Args, pipeline: &str) -> Result<Row, String> {
     })
 }
 
+/// Nexmark events per stream step.
+const NEXMARK_STEP: usize = 10_000;
+
+/// One Nexmark query in this process, one worker: the best of `runs` batch runs and of `runs` stream
+/// runs (steps of [`NEXMARK_STEP`] events), seconds; the outputs must be equal.
+fn nexmark_query<P: Pipeline<Inputs = (Event,)>>(
+    events: &[Event],
+    runs: usize,
+) -> Result<(f64, f64, usize), String> {
+    let err = |e: dataflow_core::Error| e.to_string();
+    let (mut batch_best, mut stream_best) = (f64::MAX, f64::MAX);
+    let mut outputs = 0;
+    for _ in 0..runs.max(1) {
+        let input = events.to_vec();
+        let started = Instant::now();
+        let mut batch = Runner::<P>::new().batch(input).map_err(err)?;
+        batch_best = batch_best.min(started.elapsed().as_secs_f64());
+
+        let steps: Vec<Vec<Event>> = events.chunks(NEXMARK_STEP).map(<[Event]>::to_vec).collect();
+        let started = Instant::now();
+        let mut running = Runner::<P>::new().start().map_err(err)?;
+        for step in steps {
+            running.push(step).map_err(err)?;
+        }
+        let mut streamed = running.finish().map_err(err)?;
+        stream_best = stream_best.min(started.elapsed().as_secs_f64());
+
+        batch.sort();
+        streamed.sort();
+        if batch.records != streamed.records {
+            return Err(format!(
+                "{}: the stream output differs from the batch output",
+                P::NAME
+            ));
+        }
+        outputs = batch.records.len();
+    }
+    Ok((batch_best, stream_best, outputs))
+}
+
+/// Every Nexmark query asked for, batch against stream, as a table.
+fn nexmark_table(args: &Args) -> Result<(), String> {
+    let config = GeneratorConfig {
+        events: args.nexmark_events,
+        ..GeneratorConfig::default()
+    };
+    let events = nexmark::generate(&config);
+    let mut rows = Vec::new();
+    for query in &args.queries {
+        eprintln!("nexmark {query} ...");
+        let (batch, stream, outputs) = match query.as_str() {
+            "q0" => nexmark_query::<nexmark::Q0>(&events, args.runs),
+            "q1" => nexmark_query::<nexmark::Q1>(&events, args.runs),
+            "q2" => nexmark_query::<nexmark::Q2>(&events, args.runs),
+            "q3" => nexmark_query::<nexmark::Q3>(&events, args.runs),
+            "q4" => nexmark_query::<nexmark::Q4>(&events, args.runs),
+            "q5" => nexmark_query::<nexmark::Q5>(&events, args.runs),
+            "q6" => nexmark_query::<nexmark::Q6>(&events, args.runs),
+            "q7" => nexmark_query::<nexmark::Q7>(&events, args.runs),
+            "q8" => nexmark_query::<nexmark::Q8>(&events, args.runs),
+            "q12" => nexmark_query::<nexmark::Q12>(&events, args.runs),
+            other => Err(format!("unknown query {other}: use q0-q8 or q12")),
+        }?;
+        rows.push((query.clone(), outputs, batch, stream));
+    }
+    println!();
+    println!(
+        "Nexmark, {} events in memory, 1 worker, in this process: `Runner::batch` against `Running::push` \
+         in steps of {NEXMARK_STEP} events, both to the consolidated output in hand; best of {} runs; \
+         outputs checked equal",
+        args.nexmark_events, args.runs
+    );
+    println!();
+    println!("| query | outputs | batch s | stream s | stream ÷ batch |");
+    println!("|---|---:|---:|---:|---:|");
+    for (query, outputs, batch, stream) in &rows {
+        println!(
+            "| {query} | {outputs} | {batch:.3} | {stream:.3} | {:.2} |",
+            stream / batch
+        );
+    }
+    let slower: Vec<&str> = rows
+        .iter()
+        .filter(|(_, _, batch, stream)| batch > stream)
+        .map(|(query, ..)| query.as_str())
+        .collect();
+    println!();
+    if slower.is_empty() {
+        println!("batch is at least as fast as stream for every query measured");
+    } else {
+        println!("batch is slower than stream for: {}", slower.join(", "));
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<(), String> {
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let mut rows = Vec::new();
-    for pipeline in &args.pipelines {
+    for pipeline in args.pipelines.iter().filter(|p| !p.is_empty()) {
         eprintln!("{pipeline} ...");
         rows.push(pipeline_row(args, pipeline)?);
     }
@@ -401,6 +511,9 @@ fn run(args: &Args) -> Result<(), String> {
         println!("batch is at least as fast as stream for every pipeline measured");
     } else {
         println!("batch is slower than stream for: {}", slower.join(", "));
+    }
+    if args.nexmark_events > 0 && !args.queries.is_empty() {
+        nexmark_table(args)?;
     }
     Ok(())
 }
