@@ -70,6 +70,10 @@ struct Args {
         default_value = "q0,q1,q2,q3,q4,q5,q6,q7,q8,q12"
     )]
     queries: Vec<String>,
+    /// Nexmark runs to time: `both` (and compare their outputs), or `batch` or `stream` alone (to
+    /// profile one).
+    #[arg(long, default_value = "both", value_parser = ["both", "batch", "stream"])]
+    nexmark_mode: String,
     /// Where the inputs and outputs go.
     #[arg(long, default_value = "target/bench-modes")]
     dir: PathBuf,
@@ -375,34 +379,42 @@ const NEXMARK_STEP: usize = 10_000;
 fn nexmark_query<P: Pipeline<Inputs = (Event,)>>(
     events: &[Event],
     runs: usize,
+    mode: &str,
 ) -> Result<(f64, f64, usize), String> {
     let err = |e: dataflow_core::Error| e.to_string();
-    let (mut batch_best, mut stream_best) = (f64::MAX, f64::MAX);
+    let (mut batch_best, mut stream_best) = (f64::NAN, f64::NAN);
     let mut outputs = 0;
     for _ in 0..runs.max(1) {
-        let input = events.to_vec();
-        let started = Instant::now();
-        let mut batch = Runner::<P>::new().batch(input).map_err(err)?;
-        batch_best = batch_best.min(started.elapsed().as_secs_f64());
-
-        let steps: Vec<Vec<Event>> = events.chunks(NEXMARK_STEP).map(<[Event]>::to_vec).collect();
-        let started = Instant::now();
-        let mut running = Runner::<P>::new().start().map_err(err)?;
-        for step in steps {
-            running.push(step).map_err(err)?;
+        let mut batch = None;
+        if mode != "stream" {
+            let input = events.to_vec();
+            let started = Instant::now();
+            batch = Some(Runner::<P>::new().batch(input).map_err(err)?);
+            batch_best = batch_best.min(started.elapsed().as_secs_f64());
         }
-        let mut streamed = running.finish().map_err(err)?;
-        stream_best = stream_best.min(started.elapsed().as_secs_f64());
-
-        batch.sort();
-        streamed.sort();
-        if batch.records != streamed.records {
-            return Err(format!(
-                "{}: the stream output differs from the batch output",
-                P::NAME
-            ));
+        let mut streamed = None;
+        if mode != "batch" {
+            let steps: Vec<Vec<Event>> =
+                events.chunks(NEXMARK_STEP).map(<[Event]>::to_vec).collect();
+            let started = Instant::now();
+            let mut running = Runner::<P>::new().start().map_err(err)?;
+            for step in steps {
+                running.push(step).map_err(err)?;
+            }
+            streamed = Some(running.finish().map_err(err)?);
+            stream_best = stream_best.min(started.elapsed().as_secs_f64());
         }
-        outputs = batch.records.len();
+        if let (Some(mut batch), Some(mut streamed)) = (batch, streamed) {
+            batch.sort();
+            streamed.sort();
+            if batch.records != streamed.records {
+                return Err(format!(
+                    "{}: the stream output differs from the batch output",
+                    P::NAME
+                ));
+            }
+            outputs = batch.records.len();
+        }
     }
     Ok((batch_best, stream_best, outputs))
 }
@@ -418,16 +430,16 @@ fn nexmark_table(args: &Args) -> Result<(), String> {
     for query in &args.queries {
         eprintln!("nexmark {query} ...");
         let (batch, stream, outputs) = match query.as_str() {
-            "q0" => nexmark_query::<nexmark::Q0>(&events, args.runs),
-            "q1" => nexmark_query::<nexmark::Q1>(&events, args.runs),
-            "q2" => nexmark_query::<nexmark::Q2>(&events, args.runs),
-            "q3" => nexmark_query::<nexmark::Q3>(&events, args.runs),
-            "q4" => nexmark_query::<nexmark::Q4>(&events, args.runs),
-            "q5" => nexmark_query::<nexmark::Q5>(&events, args.runs),
-            "q6" => nexmark_query::<nexmark::Q6>(&events, args.runs),
-            "q7" => nexmark_query::<nexmark::Q7>(&events, args.runs),
-            "q8" => nexmark_query::<nexmark::Q8>(&events, args.runs),
-            "q12" => nexmark_query::<nexmark::Q12>(&events, args.runs),
+            "q0" => nexmark_query::<nexmark::Q0>(&events, args.runs, &args.nexmark_mode),
+            "q1" => nexmark_query::<nexmark::Q1>(&events, args.runs, &args.nexmark_mode),
+            "q2" => nexmark_query::<nexmark::Q2>(&events, args.runs, &args.nexmark_mode),
+            "q3" => nexmark_query::<nexmark::Q3>(&events, args.runs, &args.nexmark_mode),
+            "q4" => nexmark_query::<nexmark::Q4>(&events, args.runs, &args.nexmark_mode),
+            "q5" => nexmark_query::<nexmark::Q5>(&events, args.runs, &args.nexmark_mode),
+            "q6" => nexmark_query::<nexmark::Q6>(&events, args.runs, &args.nexmark_mode),
+            "q7" => nexmark_query::<nexmark::Q7>(&events, args.runs, &args.nexmark_mode),
+            "q8" => nexmark_query::<nexmark::Q8>(&events, args.runs, &args.nexmark_mode),
+            "q12" => nexmark_query::<nexmark::Q12>(&events, args.runs, &args.nexmark_mode),
             other => Err(format!("unknown query {other}: use q0-q8 or q12")),
         }?;
         rows.push((query.clone(), outputs, batch, stream));
