@@ -27,10 +27,11 @@ pub fn parse_plan(json: &str) -> dataflow_plan::Plan {
     }
 }
 
-/// The flow of an input whose records are records. Generated code calls [`InputFlow::flow`] on each
-/// input's `Stream<A>`: when `A` is not a record, rustc reports it at the input's type, and nothing
-/// that follows from it.
-pub trait InputFlow<A> {
+/// A pipeline input, `Stream<A>`, whose `A` is a record: generated code calls
+/// [`StreamOfRecords::flow`] on each input's `Stream<A>`. When `A` is not a record, rustc reports it
+/// at the input's type, and nothing that follows from it; the trait's name is what such a report
+/// says a `Stream<A>` must be.
+pub trait StreamOfRecords<A> {
     /// The input's flow, over the records the runner numbered with their input position.
     fn flow<'scope>(
         self,
@@ -39,7 +40,7 @@ pub trait InputFlow<A> {
     ) -> Flow<'scope, (A, u64), crate::operators::fused::Unsequence>;
 }
 
-impl<A: Record> InputFlow<A> for crate::pipeline::Stream<A> {
+impl<A: Record> StreamOfRecords<A> for crate::pipeline::Stream<A> {
     fn flow<'scope>(
         self,
         ctx: &crate::context::Context,

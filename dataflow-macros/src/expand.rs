@@ -280,7 +280,7 @@ fn generate(
             ) -> ::dataflow_core::__private::VecCollection<'scope, ::dataflow_core::Time, Self::Output, isize> {
                 #[allow(unused_imports)]
                 use ::dataflow_core::__private::{
-                    ExactSum as _, InputFlow as _, OwnedKey as _, RecordValue as _,
+                    ExactSum as _, StreamOfRecords as _, OwnedKey as _, RecordValue as _,
                 };
                 let (#(#input_names,)*) = __inputs;
                 #( #param_lets )*
