@@ -445,3 +445,53 @@ fn faults_are_clear_errors_within_bounded_time() {
         "{took:?}"
     );
 }
+
+/// A view as one build of a program wrote it, its shape declared by `#[record]`.
+mod first_build {
+    use dataflow_core::prelude::*;
+
+    /// A page view.
+    #[record]
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct View {
+        pub url: String,
+    }
+}
+
+/// The same type in a later build: a field added, the version (1) left as it was.
+mod later_build {
+    use dataflow_core::prelude::*;
+
+    /// A page view.
+    #[record]
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct View {
+        pub url: String,
+        pub ts: u64,
+    }
+}
+
+#[test]
+fn a_topic_written_with_another_layout_under_the_same_version_is_refused_naming_the_fields() {
+    let Some(broker) = Broker::start("a_topic_written_with_another_layout") else {
+        return;
+    };
+    let log = KafkaLog::create(&address(&broker, "views"), 1, KafkaOptions::default()).unwrap();
+    log.append(&[(0, first_build::View { url: "/a".into() })])
+        .unwrap();
+    // The first build reads its record back.
+    let mut tail = log.tail::<first_build::View>(Offsets::default()).unwrap();
+    let mut read = Vec::new();
+    assert_eq!(tail.read(10, &mut read).unwrap(), 1);
+    // The later build's reader is refused at the record, with its partition, offset and fields.
+    let mut tail = log.tail::<later_build::View>(Offsets::default()).unwrap();
+    let mut read = Vec::new();
+    let error = tail.read(10, &mut read).unwrap_err().to_string();
+    assert!(
+        error.contains("partition 0")
+            && error.contains("offset 0")
+            && error.contains("`ts: u64` added"),
+        "{error}"
+    );
+    assert!(read.is_empty());
+}

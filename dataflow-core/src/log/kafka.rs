@@ -10,9 +10,13 @@
 //! |---|---|
 //! | `event-time` | the event time, ms since the Unix epoch, 8 bytes big-endian (also the record's Kafka timestamp when it fits) |
 //! | `schema-version` | the payload's schema version ([`Schema::VERSION`]), 4 bytes big-endian |
+//! | `schema-shape` | the record type's shape ([`Schema::SHAPE`]: field names and types) as text, when the type declares one |
 //!
 //! Its Kafka key is the partition key (see [`KafkaLog::append_keyed`]), or none. A record without
-//! these headers, or whose payload does not decode, is an error naming its partition and offset.
+//! the first two headers, or whose payload does not decode, is an error naming its partition and
+//! offset; so is a record of the reader's schema version whose shape is not the reader's (a layout
+//! changed under one version), naming the fields that differ, as the file log does with its
+//! `SHAPES` file.
 //!
 //! # Reading several partitions
 //!
@@ -45,7 +49,7 @@
 
 use crate::error::Error;
 use crate::log::{Log, Offsets, Schema, Split, Tail};
-use dataflow_log::decode_versioned;
+use dataflow_log::{decode_versioned, shape_differences};
 use futures_util::future::join_all;
 use rskafka::BackoffConfig;
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
@@ -63,6 +67,8 @@ use std::time::{Duration, Instant};
 pub const EVENT_TIME_HEADER: &str = "event-time";
 /// The header that carries a record's schema version.
 pub const SCHEMA_VERSION_HEADER: &str = "schema-version";
+/// The header that carries the shape of a record's type, when the type declares one.
+pub const SCHEMA_SHAPE_HEADER: &str = "schema-shape";
 
 /// Bytes of payload per produce request: well under a broker's default 1 MiB message limit.
 const PRODUCE_BYTES: usize = 512 * 1024;
@@ -359,6 +365,9 @@ impl KafkaLog {
                 SCHEMA_VERSION_HEADER.to_string(),
                 I::VERSION.to_be_bytes().to_vec(),
             );
+            if let Some(shape) = I::SHAPE {
+                headers.insert(SCHEMA_SHAPE_HEADER.to_string(), shape.as_bytes().to_vec());
+            }
             let timestamp = i64::try_from(*event_time)
                 .ok()
                 .and_then(rskafka::chrono::DateTime::from_timestamp_millis)
@@ -715,6 +724,19 @@ fn decode<I: Schema>(record: &Record) -> Result<(u64, I), String> {
     let mut version = [0u8; 4];
     version.copy_from_slice(&header(SCHEMA_VERSION_HEADER, 4)?);
     let version = u32::from_be_bytes(version);
+    // Only the reader's own version has a shape to compare with: older ones are upgraded.
+    if version == I::VERSION
+        && let (Some(logged), Some(given)) = (record.headers.get(SCHEMA_SHAPE_HEADER), I::SHAPE)
+        && logged.as_slice() != given.as_bytes()
+    {
+        let logged = String::from_utf8_lossy(logged);
+        return Err(format!(
+            "it holds a version {version} record as `{logged}`, but it is read as `{given}` at version \
+             {version} ({}): a new layout needs a new version, as in `#[record(version = {}, upgrade = ..)]`",
+            shape_differences(&logged, given).join(", "),
+            version + 1
+        ));
+    }
     let payload = record.value.as_deref().unwrap_or_default();
     let value = decode_versioned::<I>(version, payload)
         .map_err(|e| format!("(schema version {version}) {e}"))?;
@@ -829,6 +851,46 @@ mod tests {
                 .collect(),
             timestamp: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_record_of_another_layout_under_the_same_version_names_the_fields() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct PageView {
+            url: String,
+            ts: u64,
+        }
+        impl Schema for PageView {
+            const VERSION: u32 = 2;
+            const SHAPE: Option<&'static str> = Some("struct PageView { url: String, ts: u64 }");
+        }
+        let payload = postcard::to_stdvec(&PageView {
+            url: "/".into(),
+            ts: 7,
+        })
+        .unwrap();
+        let with_shape = |version: u32, shape: &str| {
+            record(
+                &[
+                    (EVENT_TIME_HEADER, 7u64.to_be_bytes().to_vec()),
+                    (SCHEMA_VERSION_HEADER, version.to_be_bytes().to_vec()),
+                    (SCHEMA_SHAPE_HEADER, shape.as_bytes().to_vec()),
+                ],
+                payload.clone(),
+            )
+        };
+        // The same layout, and a record written without a declared shape, decode.
+        let same = with_shape(2, "struct PageView { url: String, ts: u64 }");
+        assert_eq!(decode::<PageView>(&same).unwrap().0, 7);
+        let mut unshaped = same.clone();
+        unshaped.headers.remove(SCHEMA_SHAPE_HEADER);
+        assert!(decode::<PageView>(&unshaped).is_ok());
+        // Another layout under version 2 is refused, naming what changed.
+        let other = with_shape(2, "struct PageView { url: String, ts: i64, user: String }");
+        let error = decode::<PageView>(&other).unwrap_err();
+        assert!(error.contains("`ts: i64` became `ts: u64`"), "{error}");
+        assert!(error.contains("`user: String` removed"), "{error}");
+        assert!(error.contains("version = 3"), "{error}");
     }
 
     #[test]
