@@ -155,11 +155,38 @@ impl fmt::Debug for KafkaLog {
     }
 }
 
-/// FNV-1a: a stable hash of a partition key, the same in every process and version.
-fn key_hash(key: &[u8]) -> u64 {
-    key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
+/// The partition of a record with key `key` among `partitions`: Kafka's default partitioner
+/// (murmur2 of the key's bytes, its sign bit cleared, modulo the partitions), so that another
+/// Kafka producer giving the same key bytes picks the same partition.
+fn key_partition(key: &[u8], partitions: usize) -> usize {
+    let positive = (murmur2(key) & 0x7fff_ffff) as u32;
+    (positive % partitions.max(1) as u32) as usize
+}
+
+/// Murmur2 as the Kafka clients compute it (seed `0x9747b28c`), as a signed 32-bit value.
+fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut blocks = data.chunks_exact(4);
+    for block in &mut blocks {
+        let mut k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M) ^ k;
+    }
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        for (i, byte) in tail.iter().enumerate().rev() {
+            h ^= u32::from(*byte) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
 }
 
 impl KafkaLog {
@@ -336,8 +363,9 @@ impl KafkaLog {
     }
 
     /// Appends `records` (event time, record, partition key) and waits until the broker has
-    /// acknowledged them all. A record with a key goes to the partition its key's hash names (FNV-1a
-    /// modulo the partitions, so equal keys share a partition and keep their order); one without
+    /// acknowledged them all. A record with a key goes to the partition Kafka's default partitioner
+    /// names (murmur2 of the key, so equal keys share a partition and keep their order, and another
+    /// Kafka producer with the same key bytes agrees); one without
     /// goes to the partitions in turn. Returns the head before (as it was read just before) and the
     /// offsets after the appended records.
     pub fn append_keyed<I: Schema>(
@@ -351,7 +379,7 @@ impl KafkaLog {
             let payload = postcard::to_stdvec(*record)
                 .map_err(|e| self.error("cannot encode a record".into(), e.to_string()))?;
             let partition = match key {
-                Some(key) => (key_hash(key) % partitions as u64) as usize,
+                Some(key) => key_partition(key, partitions),
                 None => {
                     (self.inner.turn.fetch_add(1, Ordering::Relaxed) % partitions as u64) as usize
                 }
@@ -944,9 +972,40 @@ mod tests {
         );
     }
 
+    /// Kafka's own vectors (`UtilsTest.testMurmur2` of the Java client).
+    #[test]
+    fn murmur2_is_the_kafka_clients_hash() {
+        let vectors: [(&[u8], i32); 7] = [
+            (b"21", -973_932_308),
+            (b"foobar", -790_332_482),
+            (b"a-little-bit-long-string", -985_981_536),
+            (b"a-little-bit-longer-string", -1_486_304_829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
+            (b"abc", 479_470_107),
+            (b"", 275_646_681),
+        ];
+        for (key, hash) in vectors {
+            assert_eq!(murmur2(key), hash, "{}", String::from_utf8_lossy(key));
+        }
+        // The Java client's partition: the hash with its sign bit cleared, modulo the partitions.
+        assert_eq!(
+            key_partition(b"foobar", 12),
+            ((-790_332_482i32 & 0x7fff_ffff) % 12) as usize
+        );
+    }
+
     #[test]
     fn equal_keys_hash_alike() {
-        assert_eq!(key_hash(b"[\"tea\"]"), key_hash(b"[\"tea\"]"));
-        assert_ne!(key_hash(b"[\"tea\"]"), key_hash(b"[\"jam\"]"));
+        assert_eq!(
+            key_partition(b"[\"tea\"]", 7),
+            key_partition(b"[\"tea\"]", 7)
+        );
+        let spread: std::collections::BTreeSet<usize> = (0..100)
+            .map(|i| key_partition(format!("[\"p{i}\"]").as_bytes(), 7))
+            .collect();
+        assert_eq!(spread.len(), 7, "keys spread over every partition");
     }
 }
