@@ -571,7 +571,7 @@ fn markdown(args: &Args, rows: &[Row], streams: &[StreamRow], peers: &str) -> St
     let _ = writeln!(md, "# Nexmark results\n");
     let _ = writeln!(
         md,
-        "Measured {} on {}, with `cargo run --release --example nexmark -- --events {} --queries {} --workers {}` \
+        "Measured {} on {}, with `cargo run --release --example nexmark -- --events {} --queries {} --workers {}{}` \
          ({} events at {} events/s of event time, seed {}; best of {} run(s); every output checked equal \
          to the single-threaded reference before any figure was printed).\n",
         today(),
@@ -583,6 +583,7 @@ fn markdown(args: &Args, rows: &[Row], streams: &[StreamRow], peers: &str) -> St
             .map(|w| w.to_string())
             .collect::<Vec<_>>()
             .join(","),
+        extra_flags(args),
         args.events,
         args.rate,
         args.seed,
@@ -664,6 +665,25 @@ fn markdown(args: &Args, rows: &[Row], streams: &[StreamRow], peers: &str) -> St
         md.push_str(peers);
     }
     md
+}
+
+/// The flags beyond the events, queries and workers that shaped a run, as its command line gives them.
+fn extra_flags(args: &Args) -> String {
+    let mut flags = String::new();
+    if args.replay {
+        flags.push_str(" --replay");
+    }
+    if !args.scaling.is_empty() {
+        let sizes: Vec<String> = args.scaling.iter().map(u64::to_string).collect();
+        let _ = write!(flags, " --scaling {}", sizes.join(","));
+    }
+    if args.peers {
+        flags.push_str(" --peers");
+    }
+    if args.no_latency {
+        flags.push_str(" --no-latency");
+    }
+    flags
 }
 
 /// The COST column (ours ÷ the single-threaded loop, one worker), the replay and the scaling tables.
