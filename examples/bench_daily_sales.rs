@@ -49,6 +49,10 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, Input as _};
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::SplitMix64;
+
 /// Command line.
 #[derive(Parser, Debug)]
 #[command(about = "Times the generated daily_sales pipeline against hand-written versions of it")]
@@ -96,24 +100,6 @@ enum Implementation {
 
 /// Unit prices in cents: every sale costs one of these.
 const PRICES_CENTS: [i64; 8] = [99, 150, 499, 999, 1250, 2999, 4999, 19999];
-
-/// SplitMix64: a small, fast, deterministic generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}
 
 /// `rows` sales over `products` products and `days` days, the same for the same seed.
 fn generate(rows: usize, products: usize, days: usize, seed: u64) -> Vec<Sale> {

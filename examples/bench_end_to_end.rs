@@ -45,6 +45,9 @@ use std::time::Instant;
 #[path = "common/timed.rs"]
 mod timed;
 use timed::{median, run_timed};
+#[path = "common/rng.rs"]
+mod rng;
+use rng::SplitMix64;
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -83,19 +86,6 @@ struct Args {
     /// Internal: run the naive program on INPUT and OUTPUT.
     #[arg(long, hide = true, num_args = 2)]
     naive: Option<Vec<PathBuf>>,
-}
-
-/// SplitMix64: a small, fast, deterministic generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((u128::from(z ^ (z >> 31)) * n as u128) >> 64) as usize
-    }
 }
 
 /// `rows` sales over `products` products and `days` days, the same for the same seed.

@@ -30,6 +30,9 @@ use std::time::Instant;
 #[path = "common/timed.rs"]
 mod timed;
 use timed::{Timed, median, run_timed};
+#[path = "common/rng.rs"]
+mod rng;
+use rng::SplitMix64;
 
 /// Every example pipeline this benchmark knows how to feed.
 const PIPELINES: &[&str] = &[
@@ -82,23 +85,6 @@ struct Args {
     seed: u64,
 }
 
-/// SplitMix64: a small, fast, deterministic generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-}
-
 /// Writes a generated file line by line (`header` first), unless it is already there.
 fn write_file(
     path: &Path,
@@ -134,14 +120,14 @@ fn event_time(i: usize, rows: usize, rng: &mut SplitMix64) -> u64 {
     const START: u64 = 1_704_067_200_000;
     const SPAN: u64 = 30 * 86_400_000;
     let base = START + DISORDER_MS + (i as u64) * SPAN / rows.max(1) as u64;
-    base + rng.below(DISORDER_MS + 1) - DISORDER_MS / 2
+    base + rng.below(DISORDER_MS as usize + 1) as u64 - DISORDER_MS / 2
 }
 
 /// One price of a small list, as text with two decimals.
 fn price(rng: &mut SplitMix64) -> &'static str {
     [
         "0.99", "1.50", "4.99", "9.99", "12.50", "29.99", "49.99", "199.99",
-    ][rng.below(8) as usize]
+    ][rng.below(8)]
 }
 
 /// One pipeline's command: its input flags (files generated on first use) and extra flags.
@@ -262,7 +248,7 @@ fn job(args: &Args, pipeline: &str) -> Result<Job, String> {
                 Some("order_id,customer_id,amount"),
                 rows,
                 |i, l| {
-                    let _ = write!(l, "{i},{},{}", rng.below(customers as u64), price(&mut rng));
+                    let _ = write!(l, "{i},{},{}", rng.below(customers), price(&mut rng));
                 },
             )?;
             Job {

@@ -34,6 +34,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::SplitMix64;
+
 /// Command line.
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Nexmark: generated pipelines against hand-written timely/differential and COST")]
@@ -928,19 +932,6 @@ fn run(args: &Args) -> Result<(), String> {
         eprintln!("wrote docs/nexmark-results.md and docs/nexmark.svg");
     }
     Ok(())
-}
-
-/// SplitMix64 for the daily-sales rows.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((u128::from(z ^ (z >> 31)) * n as u128) >> 64) as usize
-    }
 }
 
 /// `rows` sales over 1,000 products and 100 days, as in `bench_daily_sales`.

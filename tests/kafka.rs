@@ -9,6 +9,7 @@ mod broker;
 mod common;
 
 use broker::Broker;
+use common::builds::{first_build, later_build};
 use common::{example, run, run_within, stderr, stdout};
 use dataflow_core::kappa::{self, Phase, ServedView};
 use dataflow_core::log::{KafkaAddress, KafkaLog, KafkaOptions, Log, Offsets, Tail};
@@ -444,31 +445,6 @@ fn faults_are_clear_errors_within_bounded_time() {
         took >= Duration::from_secs(5) && took < Duration::from_secs(30),
         "{took:?}"
     );
-}
-
-/// A view as one build of a program wrote it, its shape declared by `#[record]`.
-mod first_build {
-    use dataflow_core::prelude::*;
-
-    /// A page view.
-    #[record]
-    #[derive(Clone, Debug, PartialEq)]
-    pub struct View {
-        pub url: String,
-    }
-}
-
-/// The same type in a later build: a field added, the version (1) left as it was.
-mod later_build {
-    use dataflow_core::prelude::*;
-
-    /// A page view.
-    #[record]
-    #[derive(Clone, Debug, PartialEq)]
-    pub struct View {
-        pub url: String,
-        pub ts: u64,
-    }
 }
 
 #[test]

@@ -11,6 +11,9 @@ use dataflow_examples::{DailySales, Sale};
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+use common::builds::{first_build, later_build};
+
 /// A sale as a future version might write it, which today's reader cannot know.
 #[derive(Serialize, Deserialize)]
 struct SaleV9 {
@@ -132,31 +135,6 @@ fn an_unknown_version_is_an_error_naming_the_record() {
         stderr.contains("cannot decode record at offset 1 (schema version 9)"),
         "{stderr}"
     );
-}
-
-/// A view as one build of a program wrote it, its shape declared by `#[record]`.
-mod first_build {
-    use dataflow_core::prelude::*;
-
-    /// A page view.
-    #[record]
-    #[derive(Clone, Debug, PartialEq)]
-    pub struct View {
-        pub url: String,
-    }
-}
-
-/// The same type in a later build: a field added, the version (1) left as it was.
-mod later_build {
-    use dataflow_core::prelude::*;
-
-    /// A page view.
-    #[record]
-    #[derive(Clone, Debug, PartialEq)]
-    pub struct View {
-        pub url: String,
-        pub ts: u64,
-    }
 }
 
 #[test]
