@@ -28,7 +28,7 @@
 //! (0: insert everything first, as the runner does). `--only generated|differential|timely` times one
 //! implementation (plus the loop, whose answer is the reference), which is handy under a profiler.
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use clap::Parser;
 use dataflow_core::Runner;
 use dataflow_core::decimal::Decimal;
@@ -49,9 +49,9 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, Input as _};
 
-#[path = "common/rng.rs"]
-mod rng;
-use rng::SplitMix64;
+#[path = "common/mod.rs"]
+mod common;
+use common::sales::generate;
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -96,32 +96,6 @@ enum Implementation {
     Differential,
     /// The hand-written timely operator.
     Timely,
-}
-
-/// Unit prices in cents: every sale costs one of these.
-const PRICES_CENTS: [i64; 8] = [99, 150, 499, 999, 1250, 2999, 4999, 19999];
-
-/// `rows` sales over `products` products and `days` days, the same for the same seed.
-fn generate(rows: usize, products: usize, days: usize, seed: u64) -> Vec<Sale> {
-    let names: Vec<String> = (0..products).map(|p| format!("product-{p:05}")).collect();
-    let first = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date");
-    let dates: Vec<NaiveDate> = (0..days as u64)
-        .map(|d| {
-            first
-                .checked_add_days(Days::new(d))
-                .expect("a date in range")
-        })
-        .collect();
-    let prices: Vec<Decimal> = PRICES_CENTS.iter().map(|&c| Decimal::new(c, 2)).collect();
-    let mut rng = SplitMix64(seed);
-    (0..rows)
-        .map(|_| Sale {
-            product: names[rng.below(products)].clone(),
-            quantity: 1 + rng.below(5) as i64,
-            price: prices[rng.below(prices.len())],
-            date: dates[rng.below(days)],
-        })
-        .collect()
 }
 
 /// The revenue of one sale, as the pipeline computes it.

@@ -28,7 +28,7 @@
 //! push) and as `kappa::replay` in steps of `--replay-step` records (each step's changes consolidated).
 //! The outputs must equal the batch output.
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use clap::Parser;
 use dataflow_core::Runner;
 use dataflow_core::decimal::Decimal;
@@ -42,12 +42,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-#[path = "common/timed.rs"]
-mod timed;
-use timed::{median, run_timed};
-#[path = "common/rng.rs"]
-mod rng;
-use rng::SplitMix64;
+use common::timed::{self, median, run_timed};
+#[path = "common/mod.rs"]
+mod common;
+use common::sales::generate;
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -86,26 +84,6 @@ struct Args {
     /// Internal: run the naive program on INPUT and OUTPUT.
     #[arg(long, hide = true, num_args = 2)]
     naive: Option<Vec<PathBuf>>,
-}
-
-/// `rows` sales over `products` products and `days` days, the same for the same seed.
-fn generate(rows: usize, products: usize, days: usize, seed: u64) -> Vec<Sale> {
-    let names: Vec<String> = (0..products).map(|p| format!("product-{p:05}")).collect();
-    let first = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date");
-    let dates: Vec<NaiveDate> = (0..days as u64).map(|d| first + Days::new(d)).collect();
-    let prices: Vec<Decimal> = [99, 150, 499, 999, 1250, 2999, 4999, 19999]
-        .iter()
-        .map(|&c| Decimal::new(c, 2))
-        .collect();
-    let mut rng = SplitMix64(seed);
-    (0..rows)
-        .map(|_| Sale {
-            product: names[rng.below(names.len())].clone(),
-            quantity: 1 + rng.below(5) as i64,
-            price: prices[rng.below(prices.len())],
-            date: dates[rng.below(dates.len())],
-        })
-        .collect()
 }
 
 /// Writes `rows` as CSV with a header.

@@ -27,12 +27,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-#[path = "common/timed.rs"]
-mod timed;
-use timed::{Timed, median, run_timed};
-#[path = "common/rng.rs"]
-mod rng;
-use rng::SplitMix64;
+#[path = "common/mod.rs"]
+mod common;
+use common::rng::SplitMix64;
+use common::timed::{self, Timed, median, run_timed};
 
 /// Every example pipeline this benchmark knows how to feed.
 const PIPELINES: &[&str] = &[

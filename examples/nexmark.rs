@@ -34,9 +34,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-#[path = "common/rng.rs"]
-mod rng;
-use rng::SplitMix64;
+#[path = "common/mod.rs"]
+mod common;
 
 /// Command line.
 #[derive(Parser, Debug, Clone)]
@@ -936,22 +935,7 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// `rows` sales over 1,000 products and 100 days, as in `bench_daily_sales`.
 fn sales(rows: usize, seed: u64) -> Vec<Sale> {
-    let names: Vec<String> = (0..1000).map(|p| format!("product-{p:05}")).collect();
-    let first = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date");
-    let dates: Vec<chrono::NaiveDate> = (0..100).map(|d| first + chrono::Days::new(d)).collect();
-    let prices: Vec<Decimal> = [99, 150, 499, 999, 1250, 2999, 4999, 19999]
-        .iter()
-        .map(|&c| Decimal::new(c, 2))
-        .collect();
-    let mut rng = SplitMix64(seed);
-    (0..rows)
-        .map(|_| Sale {
-            product: names[rng.below(names.len())].clone(),
-            quantity: 1 + rng.below(5) as i64,
-            price: prices[rng.below(prices.len())],
-            date: dates[rng.below(dates.len())],
-        })
-        .collect()
+    common::sales::generate(rows, 1000, 100, seed)
 }
 
 /// The COST baseline of the group-by: revenue and count per (product, day) in a `HashMap`.

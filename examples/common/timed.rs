@@ -1,6 +1,8 @@
 //! Whole-process timing shared by the benchmarks: one child process, its wall time from start to
 //! exit, and its CPU time and peak resident memory from `/usr/bin/time` when that is installed.
 
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
