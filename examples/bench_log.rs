@@ -243,9 +243,7 @@ fn child(spec: &[String]) -> Result<(), String> {
     };
     macro_rules! run {
         ($p:ty, $i:ty) => {{
-            let runner = Runner::<$p>::new()
-                .cluster(cluster)
-                .input_on_process_zero(true);
+            let runner = Runner::<$p>::new().cluster(cluster).disjoint_inputs(true);
             if process == 0 {
                 child_replay::<$p, $i>(log, runner)
             } else {

@@ -286,3 +286,99 @@ fn a_killed_process_zero_stops_its_peer_by_name() {
     );
     assert!(err.contains("lost its connection to process 0"), "{err}");
 }
+
+/// Sales for windowed_sales where every 50th row is two hours behind the others: late for any
+/// window once the watermark passed it.
+fn sales_with_late_rows(path: &Path, n: usize) {
+    let mut text = String::from("product,quantity,price,ts\n");
+    for i in 0..n {
+        let on_time = 1_700_000_000_000u64 + (i as u64) * 60_000;
+        let ts = if i % 50 == 49 {
+            on_time - 2 * 3_600_000
+        } else {
+            on_time
+        };
+        text.push_str(&format!(
+            "p{},{},1.{:02},{ts}\n",
+            i % 20,
+            1 + i % 7,
+            i % 100
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The late records of a run, one JSON object per line, sorted (the processes report theirs in
+/// any order).
+fn sorted_lines(path: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn late_records_turned_away_on_any_process_reach_the_late_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("late.csv");
+    sales_with_late_rows(&input, 4000);
+    let log = dir.path().join("log");
+    run(
+        "windowed_sales",
+        &[
+            "ingest",
+            "--input",
+            input.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    let args = |out: &Path, late: &Path| -> Vec<String> {
+        [
+            "--mode",
+            "replay",
+            "--log",
+            log.to_str().unwrap(),
+            "--step-size",
+            "100",
+            "--max-delay",
+            "10m",
+            "-q",
+            "--output",
+            out.to_str().unwrap(),
+            "--late",
+            late.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let (one, one_late) = (dir.path().join("one.jsonl"), dir.path().join("one.late"));
+    run(
+        "windowed_sales",
+        &args(&one, &one_late)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let expected = sorted_lines(&one_late);
+    assert!(expected.len() > 40, "{} late records", expected.len());
+
+    let (two, two_late) = (dir.path().join("two.jsonl"), dir.path().join("two.late"));
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn("windowed_sales", &args(&two, &two_late), 1, &hosts);
+    let first = spawn("windowed_sales", &args(&two, &two_late), 0, &hosts);
+    let (status0, err0) = wait(first, Duration::from_secs(120), "process 0");
+    let (status1, err1) = wait(second, Duration::from_secs(120), "process 1");
+    assert!(status0.success(), "{err0}");
+    assert!(status1.success(), "{err1}");
+    assert_eq!(
+        std::fs::read_to_string(&two).unwrap(),
+        std::fs::read_to_string(&one).unwrap()
+    );
+    assert_eq!(sorted_lines(&two_late), expected);
+}

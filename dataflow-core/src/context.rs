@@ -5,7 +5,7 @@ use crate::params::Params;
 use crate::time::{Window, WindowOverrides};
 use crate::user_code::{install_quiet_panic_hook, panic_message};
 use dataflow_plan::{Plan, StageKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,6 +100,22 @@ impl Context {
             });
     }
 
+    /// Adds late records another process's stages reported (a cluster's process 0 collects them).
+    pub(crate) fn absorb_late(&self, records: Vec<LateRecord>) {
+        for record in &records {
+            self.inner.late_count.fetch_add(1, Ordering::Relaxed);
+            self.inner.late_behind.fetch_max(
+                record.watermark.saturating_sub(record.event_time),
+                Ordering::Relaxed,
+            );
+        }
+        self.inner
+            .late
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(records);
+    }
+
     /// Takes the late records reported since the last call.
     pub fn take_late(&self) -> Vec<LateRecord> {
         std::mem::take(
@@ -180,7 +196,7 @@ impl Context {
 }
 
 /// A record that arrived too late for its window: the late side output.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LateRecord {
     /// The pipeline's name.
     pub pipeline: String,

@@ -136,7 +136,7 @@ where
     }
     // In a cluster, process 0 reads the log and deals every step to its workers; the keyed stages
     // exchange records to the other processes' workers, which push nothing and read nothing.
-    let runner = runner_of::<P>(args, cluster.clone()).input_on_process_zero(true);
+    let runner = runner_of::<P>(args, cluster.clone()).disjoint_inputs(true);
     if cluster.processes > 1 {
         crate::cli::peers::watch(cluster.process, cluster.processes);
     }

@@ -42,7 +42,7 @@ use crate::params::Params;
 use crate::pipeline::{Inputs, IntoBatch, Pipeline, Share};
 use crate::runtime::cluster::Cluster;
 use crate::runtime::output::{Change, Consolidated, Output, Summary, consolidate_changes};
-use crate::runtime::worker::{CHUNK, Event, Feed, run_worker};
+use crate::runtime::worker::{CHUNK, Event, Feed, Place, Side, late_records, run_worker};
 use crate::time::clock::Time;
 use crate::time::{WindowOverrides, clock};
 use crate::user_code::catch_user;
@@ -68,8 +68,8 @@ pub struct Runner<P> {
     keep_output: bool,
     windows: WindowOverrides,
     params: Params,
-    /// In a cluster, process 0 alone is handed the input (see [`Runner::input_on_process_zero`]).
-    input_on_zero: bool,
+    /// In a cluster, each process is handed its own input (see [`Runner::disjoint_inputs`]).
+    disjoint: bool,
     #[cfg(feature = "metrics")]
     metrics: Option<Arc<crate::observe::Metrics>>,
     _pipeline: PhantomData<fn() -> P>,
@@ -84,7 +84,7 @@ impl<P> Clone for Runner<P> {
             keep_output: self.keep_output,
             windows: self.windows,
             params: self.params.clone(),
-            input_on_zero: self.input_on_zero,
+            disjoint: self.disjoint,
             #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
             _pipeline: PhantomData,
@@ -113,21 +113,25 @@ impl<P: Pipeline> Runner<P> {
             keep_output: true,
             windows: WindowOverrides::default(),
             params: Params::new(),
-            input_on_zero: false,
+            disjoint: false,
             #[cfg(feature = "metrics")]
             metrics: None,
             _pipeline: PhantomData,
         }
     }
 
-    /// In a cluster: process 0 alone is handed the input, and deals all of it to its workers; the
-    /// other processes push nothing (start them with [`Runner::start`] and call
-    /// [`Running::finish`] at once) and work on what the pipeline's keyed stages exchange to them.
-    /// A replay across processes reads its log this way, in process 0 only, so that every step is
-    /// the one process 0 read. Without it (the default) every process is handed the same input and
-    /// keeps its own share.
-    pub fn input_on_process_zero(mut self, yes: bool) -> Self {
-        self.input_on_zero = yes;
+    /// In a cluster: each process is handed its own input, disjoint from the other processes',
+    /// and deals all of it to its workers; the keyed stages exchange records between processes. A
+    /// replay across processes reads its log this way: each process reads its share of the log's
+    /// partitions (the file log's one partition is process 0's, and a process with no partition
+    /// starts with [`Runner::start`] and calls [`Running::finish`] at once). Without it (the
+    /// default) every process is handed the same input and keeps its own share.
+    ///
+    /// Each process steps at its own pace, so the pipeline's frontier is the least of theirs: for an
+    /// event-time pipeline, the watermark is the least over the processes (each the least over its
+    /// partitions). Process 0 collects the output of a step once every process has passed it.
+    pub fn disjoint_inputs(mut self, yes: bool) -> Self {
+        self.disjoint = yes;
         self
     }
 
@@ -257,6 +261,7 @@ impl<P: Pipeline> Runner<P> {
         let thread_sender = Mutex::new(thread_sender);
         let worker_ctx = ctx.clone();
         let in_cluster = self.cluster.processes > 1;
+        let process = self.cluster.process;
         #[cfg(feature = "metrics")]
         let metrics = self.metrics.clone();
 
@@ -266,7 +271,11 @@ impl<P: Pipeline> Runner<P> {
                 crate::observe::operators::attach(worker, metrics);
             }
             let local_index = worker.index() % local;
-            let leader = local_index == 0;
+            let place = Place {
+                process,
+                cluster: in_cluster,
+                leader: local_index == 0,
+            };
             let feed = receivers
                 .lock()
                 .ok()
@@ -278,7 +287,7 @@ impl<P: Pipeline> Runner<P> {
             let (Some(feed), Some(events)) = (feed, events) else {
                 return;
             };
-            run_worker::<P>(worker, &worker_ctx, feed, events, leader, in_cluster);
+            run_worker::<P>(worker, &worker_ctx, feed, events, place);
         })
         .map_err(Error::Timely)?;
 
@@ -303,7 +312,9 @@ impl<P: Pipeline> Runner<P> {
             max_delay: self.max_delay,
             manual_watermark: self.manual_watermark,
             keep_output: self.keep_output,
-            input_on_zero: self.input_on_zero,
+            disjoint: self.disjoint,
+            early: Vec::new(),
+            notes: Vec::new(),
             floor: None,
             positions: vec![0; <P::Inputs as Inputs>::COUNT],
             output: RefCell::new(Consolidated::new(plan.is_insert_only(), local)),
@@ -339,7 +350,12 @@ pub struct Running<P: Pipeline> {
     max_delay: u64,
     manual_watermark: bool,
     keep_output: bool,
-    input_on_zero: bool,
+    disjoint: bool,
+    /// Output changes at times the open step has not reached: in a cluster with disjoint inputs,
+    /// another process may run ahead. They belong to a later step.
+    early: Vec<(P::Output, Time, isize)>,
+    /// Process 0: the processes' notes, with the logical time each was sent at.
+    notes: Vec<(Time, usize, Vec<u8>)>,
     /// The event-time floor of the step being pushed (see [`Running::push_batch_with_floor`]).
     floor: Option<u64>,
     /// The next input position of each input.
@@ -441,7 +457,7 @@ impl<P: Pipeline> Running<P> {
             return Ok(());
         }
         let at = self.time;
-        let share = if self.input_on_zero {
+        let share = if self.disjoint {
             Share::ALL
         } else {
             Share {
@@ -505,8 +521,12 @@ impl<P: Pipeline> Running<P> {
         self.max_seen
     }
 
-    /// Takes the records that arrived too late for their windows since the last call.
+    /// Takes the records that arrived too late for their windows since the last call. In a
+    /// cluster, process 0 takes every process's: the others send theirs to it and take none here.
     pub fn take_late(&self) -> Vec<LateRecord> {
+        if self.cluster.processes > 1 && self.cluster.process != 0 {
+            return Vec::new();
+        }
         self.ctx.take_late()
     }
 
@@ -529,11 +549,26 @@ impl<P: Pipeline> Running<P> {
             thread.unpark();
         }
         let mut changes = Vec::new();
+        let runs_ahead = self.disjoint && self.cluster.processes > 1;
+        if runs_ahead {
+            let (due, later) = std::mem::take(&mut self.early)
+                .into_iter()
+                .partition(|(_, time, _)| *time < until);
+            self.early = later;
+            self.take_changes(due, report, &mut changes);
+        }
         loop {
             match self.next_event()? {
-                Event::Changes(batch) if report => changes.extend(batch),
-                Event::Changes(batch) if self.keep_output => self.output.get_mut().add(batch),
-                Event::Changes(_) => {}
+                Event::Changes(mut batch) => {
+                    if runs_ahead && batch.iter().any(|(_, time, _)| *time >= until) {
+                        let (due, later): (Vec<_>, Vec<_>) =
+                            batch.into_iter().partition(|(_, time, _)| *time < until);
+                        self.early.extend(later);
+                        batch = due;
+                    }
+                    self.take_changes(batch, report, &mut changes);
+                }
+                Event::Side(time, sides) => self.take_side(time, sides),
                 Event::Done(done) if done == until => break,
                 Event::Done(_) => {}
                 Event::Finished => return Err(Error::Timely("the workers finished early".into())),
@@ -544,6 +579,69 @@ impl<P: Pipeline> Running<P> {
         } else {
             Vec::new()
         })
+    }
+
+    /// A step's raw output `batch`: into `changes` when they are reported, else into the
+    /// consolidated output (when it is kept).
+    fn take_changes(
+        &mut self,
+        batch: Vec<(P::Output, Time, isize)>,
+        report: bool,
+        changes: &mut Vec<(P::Output, Time, isize)>,
+    ) {
+        if report {
+            changes.extend(batch);
+        } else if self.keep_output {
+            self.output.get_mut().add(batch);
+        }
+    }
+
+    /// What a process sent on the side stream: notes are kept for [`Running::take_notes`], late
+    /// records join this process's.
+    fn take_side(&mut self, time: Time, sides: Vec<Side>) {
+        for side in sides {
+            match side {
+                Side::Note { process, note } => self.notes.push((time, process, note)),
+                Side::Late(lines) => self.ctx.absorb_late(late_records(&lines)),
+            }
+        }
+    }
+
+    /// Sends `note` to process 0 with the open step: it arrives there once process 0's steps have
+    /// passed this one, and [`Running::take_notes`] returns it. A replay across processes notes
+    /// what each step read, so that process 0 checkpoints every process's position at once.
+    pub fn note(&mut self, note: Vec<u8>) -> Result<(), Error> {
+        let at = self.time;
+        let (Some(feed), Some(thread)) = (self.feeds.first(), self.threads.first()) else {
+            return Err(Error::Timely("the pipeline has no worker".into()));
+        };
+        let sent = feed.send(Feed::Note { at, note }).is_ok();
+        thread.unpark();
+        if sent {
+            Ok(())
+        } else {
+            Err(Error::Timely("a worker stopped early".into()))
+        }
+    }
+
+    /// Process 0: takes the notes of every process (see [`Running::note`]) sent with the steps
+    /// this process has completed, as `(process, note)`, in the order of their steps; each
+    /// process's own notes in the order it sent them.
+    pub fn take_notes(&mut self) -> Vec<(usize, Vec<u8>)> {
+        let done = self.time;
+        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.notes)
+            .into_iter()
+            .partition(|(time, _, _)| *time < done);
+        self.notes = later;
+        due.sort_by_key(|(time, process, _)| (*time, *process));
+        due.into_iter()
+            .map(|(_, process, note)| (process, note))
+            .collect()
+    }
+
+    /// The cluster this pipeline runs in.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
     /// The consolidated output so far: every record with its multiplicity, sorted.
@@ -561,10 +659,11 @@ impl<P: Pipeline> Running<P> {
     /// Fails if a stage's user code panicked, naming the stage.
     pub fn finish(mut self) -> Result<Output<P::Output>, Error> {
         self.close_feeds();
-        let mut closing = Vec::new();
+        let mut closing = std::mem::take(&mut self.early);
         loop {
             match self.next_event() {
                 Ok(Event::Changes(batch)) => closing.extend(batch),
+                Ok(Event::Side(time, sides)) => self.take_side(time, sides),
                 Ok(Event::Done(_)) => {}
                 Ok(Event::Finished) | Err(_) => break,
             }
@@ -593,7 +692,7 @@ impl<P: Pipeline> Running<P> {
         Ok(Output {
             records,
             closing_changes,
-            late: self.ctx.take_late(),
+            late: self.take_late(),
             summary: self.summary.clone(),
         })
     }
