@@ -10,6 +10,7 @@ mod common;
 
 use broker::Broker;
 use common::builds::{first_build, later_build};
+use common::cluster::{hostfile, spawn, wait};
 use common::{example, run, run_within, stderr, stdout};
 use dataflow_core::kappa::{self, Phase, ServedView};
 use dataflow_core::log::{KafkaAddress, KafkaLog, KafkaOptions, Log, Offsets, Tail};
@@ -470,4 +471,143 @@ fn a_topic_written_with_another_layout_under_the_same_version_is_refused_naming_
         "{error}"
     );
     assert!(read.is_empty());
+}
+
+#[test]
+fn two_processes_replay_their_own_partitions_and_resume_from_one_checkpoint() {
+    let Some(broker) = Broker::start("two_processes_replay_their_own_partitions") else {
+        return;
+    };
+    let topic = broker.topic("shared");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("timed.csv");
+    timed_sales(&input, 6000);
+    let ingest = [
+        "ingest",
+        "--input",
+        input.to_str().unwrap(),
+        "--log",
+        &topic,
+        "--partitions",
+        "3",
+        "-q",
+    ];
+    ok(
+        &run_within("windowed_sales", &ingest, LIMIT).expect("ingest ends"),
+        "ingest",
+    );
+    let head = KafkaLog::connect(&address(&broker, "shared"), KafkaOptions::default())
+        .unwrap()
+        .head();
+    let args = |out: &Path, more: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--mode",
+            "replay",
+            "--log",
+            &topic,
+            "--step-size",
+            "40",
+            "--max-delay",
+            "10m",
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(more.iter().map(|s| s.to_string()));
+        args
+    };
+    let one = dir.path().join("one.jsonl");
+    ok(
+        &run_within("windowed_sales", &args(&one, &["-q"]), LIMIT).expect("ends"),
+        "one process",
+    );
+    let expected = std::fs::read_to_string(&one).unwrap();
+    assert!(expected.lines().count() > 50, "{expected}");
+
+    // Two processes: process 0 reads partitions 0 and 2, process 1 partition 1.
+    let two = dir.path().join("two.jsonl");
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn("windowed_sales", &args(&two, &[]), 1, &hosts);
+    let first = spawn("windowed_sales", &args(&two, &[]), 0, &hosts);
+    let (status0, err0) = wait(first, LIMIT, "process 0");
+    let (status1, err1) = wait(second, LIMIT, "process 1");
+    assert!(status0.success(), "{err0}");
+    assert!(status1.success(), "{err1}");
+    assert_eq!(std::fs::read_to_string(&two).unwrap(), expected);
+    assert!(
+        err1.contains(&format!(
+            "process 1 of 2 replayed partition 1 of {} (offsets [0,0,0]..[0,{},0]): {} records",
+            address(&broker, "shared"),
+            head.get(1),
+            head.get(1)
+        )),
+        "{err1}"
+    );
+    assert!(
+        err0.contains(&format!("{} records", head.get(0) + head.get(2))),
+        "{err0}"
+    );
+
+    // With changes and checkpoints: a kill of process 1 stops process 0 naming it, and a restart
+    // of both resumes from process 0's one checkpoint to the same output, byte for byte.
+    let changes = |out: &Path, checkpoint: &Path| -> Vec<String> {
+        args(
+            out,
+            &[
+                "-q",
+                "--changes",
+                "--checkpoint-every",
+                "3",
+                "--checkpoint",
+                checkpoint.to_str().unwrap(),
+            ],
+        )
+    };
+    let (whole, whole_checkpoint) = (dir.path().join("whole.jsonl"), dir.path().join("whole.cp"));
+    let hosts = hostfile(dir.path(), 2);
+    let second = spawn(
+        "windowed_sales",
+        &changes(&whole, &whole_checkpoint),
+        1,
+        &hosts,
+    );
+    let first = spawn(
+        "windowed_sales",
+        &changes(&whole, &whole_checkpoint),
+        0,
+        &hosts,
+    );
+    assert!(wait(first, LIMIT, "process 0").0.success());
+    assert!(wait(second, LIMIT, "process 1").0.success());
+    let whole = std::fs::read_to_string(&whole).unwrap();
+    assert!(whole.lines().count() > 50);
+
+    let (out, checkpoint) = (dir.path().join("out.jsonl"), dir.path().join("out.cp"));
+    let hosts = hostfile(dir.path(), 2);
+    let mut second = spawn("windowed_sales", &changes(&out, &checkpoint), 1, &hosts);
+    let first = spawn("windowed_sales", &changes(&out, &checkpoint), 0, &hosts);
+    let started = Instant::now();
+    while !checkpoint.exists() && started.elapsed() < LIMIT {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let (status, err) = wait(
+        first,
+        Duration::from_secs(30),
+        "process 0 after its peer died",
+    );
+    if !status.success() {
+        assert!(err.contains("lost its connection to process 1"), "{err}");
+        let hosts = hostfile(dir.path(), 2);
+        let second = spawn("windowed_sales", &changes(&out, &checkpoint), 1, &hosts);
+        let first = spawn("windowed_sales", &changes(&out, &checkpoint), 0, &hosts);
+        let (status0, err0) = wait(first, LIMIT, "restarted process 0");
+        let (status1, err1) = wait(second, LIMIT, "restarted process 1");
+        assert!(status0.success(), "{err0}");
+        assert!(status1.success(), "{err1}");
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), whole);
 }

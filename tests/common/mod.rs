@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod builds;
+pub mod cluster;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -24,6 +24,8 @@ enum ReplayOut {
     Changes(FileSink),
     Stdout(BufWriter<std::io::Stdout>),
     Buffer(Vec<u8>, PathBuf),
+    /// A process of a cluster other than 0, which collects no output.
+    Nowhere,
 }
 
 impl ReplayOut {
@@ -34,6 +36,7 @@ impl ReplayOut {
             ReplayOut::Buffer(out, path) => {
                 write_changes(out, changes, &path.display().to_string())
             }
+            ReplayOut::Nowhere => Ok(()),
         }
     }
 
@@ -42,7 +45,7 @@ impl ReplayOut {
         match self {
             ReplayOut::Changes(sink) => sink.flush(),
             ReplayOut::Stdout(out) => out.flush().map_err(|e| Error::io("stdout", e)),
-            ReplayOut::Buffer(..) => Ok(()),
+            ReplayOut::Buffer(..) | ReplayOut::Nowhere => Ok(()),
         }
     }
 
@@ -51,7 +54,7 @@ impl ReplayOut {
         match self {
             ReplayOut::Changes(sink) => sink.sync(),
             ReplayOut::Stdout(out) => out.flush().map(|()| 0).map_err(|e| Error::io("stdout", e)),
-            ReplayOut::Buffer(..) => Ok(0),
+            ReplayOut::Buffer(..) | ReplayOut::Nowhere => Ok(0),
         }
     }
 
@@ -134,16 +137,15 @@ where
     if args.checkpoint_every() == 0 {
         return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
     }
-    // In a cluster, process 0 reads the log and deals every step to its workers; the keyed stages
-    // exchange records to the other processes' workers, which push nothing and read nothing.
+    // In a cluster, each process reads its share of the log's partitions and deals it to its
+    // workers; the keyed stages exchange records between the processes. The file log's one
+    // partition is process 0's.
     let runner = runner_of::<P>(args, cluster.clone()).disjoint_inputs(true);
     if cluster.processes > 1 {
         crate::cli::peers::watch(cluster.process, cluster.processes);
     }
-    if cluster.process != 0 {
-        return runner.start()?.finish().map(drop);
-    }
     match location {
+        LogLocation::Dir(_) if cluster.process != 0 => no_partition(args, runner, 1),
         LogLocation::Dir(dir) => {
             if !dir.is_dir() {
                 return Err(Error::Usage(format!(
@@ -178,6 +180,11 @@ where
                 ..Default::default()
             };
             let log = crate::log::KafkaLog::connect(&address, options)?;
+            if crate::log::partitions_of(cluster.process, cluster.processes, log.partitions())
+                .is_empty()
+            {
+                return no_partition(args, runner, log.partitions());
+            }
             let from = args.from_offsets();
             if from.partitions() > 1 && from.partitions() != log.partitions() {
                 return Err(Error::Usage(format!(
@@ -208,6 +215,27 @@ where
     }
 }
 
+/// A process of a cluster that has no partition of the log to read (there are `partitions`): it
+/// pushes nothing, and works on what the keyed stages exchange to it.
+fn no_partition<P: Pipeline>(
+    args: &Args,
+    runner: crate::runtime::Runner<P>,
+    partitions: usize,
+) -> Result<(), Error> {
+    let cluster = runner.cluster_spec().clone();
+    runner.start()?.finish()?;
+    if !args.quiet {
+        eprintln!(
+            "{}: process {} of {} read no partition (the log has {partitions}), and worked on what \
+             the other processes exchanged to it",
+            P::NAME,
+            cluster.process,
+            cluster.processes
+        );
+    }
+    Ok(())
+}
+
 /// Replays `log` (named `name` in messages and checkpoints) from `from` on, as `args` say.
 fn replay_log<P, I, L>(
     args: &Args,
@@ -223,7 +251,10 @@ where
     L: Log,
 {
     let started = Instant::now();
-    let leader = true;
+    // In a cluster, process 0 collects the output, writes it and the checkpoints; the others
+    // replay their partitions and resume from their part of process 0's checkpoint.
+    let cluster = runner.cluster_spec().clone();
+    let leader = cluster.process == 0;
     let metrics = RunMetrics::start::<P>(args.metrics, &runner.version(), "replay", args.quiet)?;
     let runner = metrics.runner(runner);
     let checkpoint = match &args.checkpoint {
@@ -240,8 +271,9 @@ where
             )));
         }
         // Before anything is replayed or an output is cut back: the checkpoint must be this run's.
+        // (Process 0 owns the output and checks; the others may not see its file.)
         let mismatches = checkpoint.mismatches(&settings(args, &name));
-        if !mismatches.is_empty() {
+        if leader && !mismatches.is_empty() {
             let list: Vec<String> = mismatches
                 .iter()
                 .map(|(name, then, now)| format!("{name}: {then} then, {now} now"))
@@ -260,6 +292,7 @@ where
     };
     let resumed_at = checkpoint.as_ref().map(|c| c.offset.clone());
     let out = match (&args.output, args.changes) {
+        _ if !leader => ReplayOut::Nowhere,
         (Some(path), true) => ReplayOut::Changes(FileSink::open(
             path,
             checkpoint.as_ref().map_or(0, |c| c.sink),
@@ -267,7 +300,15 @@ where
         (Some(path), false) => ReplayOut::Buffer(Vec::new(), path.clone()),
         (None, _) => ReplayOut::Stdout(BufWriter::new(std::io::stdout())),
     };
-    let (late_out, late_name) = late_output(args)?;
+    // Process 0 writes every process's late records (the others send theirs to it).
+    let (late_out, late_name) = if leader {
+        late_output(args)?
+    } else {
+        (
+            Box::new(std::io::sink()) as Box<dyn Write>,
+            "process 0".to_string(),
+        )
+    };
     let mut hooks = ReplayCli {
         args,
         // The output file exists now: its identity goes into every checkpoint.
@@ -294,6 +335,7 @@ where
     });
     replay.drive(follow, &mut hooks)?;
     if let Some(path) = &args.checkpoint
+        && leader
         && hooks.since_checkpoint > 0
     {
         let sink = hooks.out.sync()?;
@@ -323,7 +365,7 @@ where
                     P::NAME,
                     &path.display().to_string(),
                 )?,
-                ReplayOut::Changes(_) => {}
+                ReplayOut::Changes(_) | ReplayOut::Nowhere => {}
             }
         }
     }
@@ -355,6 +397,25 @@ where
             replayed.output.summary.input_records,
             output_counts(&replayed.output.records),
             started.elapsed().as_secs_f64()
+        );
+    }
+    if !leader && !args.quiet {
+        let share = crate::log::partitions_of(cluster.process, cluster.processes, log.partitions());
+        eprintln!(
+            "{}: process {} of {} replayed partition{} {} of {} (offsets {}..{}): {} records",
+            P::NAME,
+            cluster.process,
+            cluster.processes,
+            if share.len() == 1 { "" } else { "s" },
+            share
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            name,
+            replayed.from,
+            replayed.to,
+            replayed.output.summary.input_records,
         );
     }
     Ok(())
@@ -421,6 +482,7 @@ where
         )?;
         self.since_checkpoint += 1;
         if let Some(path) = &self.args.checkpoint
+            && self.leader
             && self.since_checkpoint >= self.args.checkpoint_every()
         {
             let sink = self.out.sync()?;

@@ -53,6 +53,17 @@ pub(crate) fn note(journal: &mut Vec<FeedMark>, mark: FeedMark) {
     }
 }
 
+/// What one process of a cluster had read at a checkpoint: the journal of its steps and the
+/// position they reached (over its own partitions; the others stay at the replay's start).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(serialize = "Pos: Serialize", deserialize = "Pos: DeserializeOwned"))]
+pub(crate) struct ProcessPart<Pos> {
+    /// How the process fed its share of the pipeline.
+    pub journal: Vec<FeedMark>,
+    /// The position its steps reached.
+    pub offset: Pos,
+}
+
 /// The state of a replay at an offset, enough to resume it exactly: see the [module docs](self).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound(
@@ -77,10 +88,45 @@ pub struct Checkpoint<O, Pos = u64> {
     /// The consolidated output at `offset`.
     pub output: Vec<(O, isize)>,
     pub(crate) journal: Vec<FeedMark>,
+    /// A replay across processes: what each process read, by process index (empty for one
+    /// process). Every process resumes from its own part of the one checkpoint.
+    pub(crate) processes: Vec<ProcessPart<Pos>>,
 }
 
-/// The first bytes of a checkpoint file (format 2: with the run's settings).
-const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\x00\x02";
+/// A checkpoint of format 2, which had no parts per process (it was always of one process).
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "O: DeserializeOwned, Pos: DeserializeOwned"))]
+struct CheckpointV2<O, Pos> {
+    pipeline: String,
+    version: String,
+    settings: Vec<(String, String)>,
+    from: Pos,
+    offset: Pos,
+    sink: u64,
+    output: Vec<(O, isize)>,
+    journal: Vec<FeedMark>,
+}
+
+impl<O, Pos> From<CheckpointV2<O, Pos>> for Checkpoint<O, Pos> {
+    fn from(v2: CheckpointV2<O, Pos>) -> Self {
+        Checkpoint {
+            pipeline: v2.pipeline,
+            version: v2.version,
+            settings: v2.settings,
+            from: v2.from,
+            offset: v2.offset,
+            sink: v2.sink,
+            output: v2.output,
+            journal: v2.journal,
+            processes: Vec::new(),
+        }
+    }
+}
+
+/// The first bytes of a checkpoint file (format 3: with a part per process of a cluster).
+const CHECKPOINT_MAGIC: &[u8; 8] = b"DFCKPT\x00\x03";
+/// The first bytes of a checkpoint file of format 2, of one process.
+const CHECKPOINT_MAGIC_V2: &[u8; 8] = b"DFCKPT\x00\x02";
 /// The first bytes of a checkpoint file of format 1, which recorded no settings.
 const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"DFCKPT\x00\x01";
 
@@ -168,7 +214,8 @@ impl<O: Serialize + DeserializeOwned, Pos: Serialize + DeserializeOwned> Checkpo
                 path.display()
             )));
         }
-        if bytes.len() < 20 || &bytes[..8] != CHECKPOINT_MAGIC {
+        let v2 = bytes.len() >= 8 && &bytes[..8] == CHECKPOINT_MAGIC_V2;
+        if bytes.len() < 20 || (&bytes[..8] != CHECKPOINT_MAGIC && !v2) {
             return Err(damaged("not a checkpoint file"));
         }
         let crc = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
@@ -181,7 +228,12 @@ impl<O: Serialize + DeserializeOwned, Pos: Serialize + DeserializeOwned> Checkpo
         if crc32fast::hash(payload) != crc {
             return Err(damaged("checksum mismatch"));
         }
-        postcard::from_bytes(payload).map(Some).map_err(|e| {
+        let decoded = if v2 {
+            postcard::from_bytes::<CheckpointV2<O, Pos>>(payload).map(Checkpoint::from)
+        } else {
+            postcard::from_bytes(payload)
+        };
+        decoded.map(Some).map_err(|e| {
             // A sound file whose output does not decode was written by another pipeline (or
             // version): say whose it is rather than that it is damaged.
             match postcard::from_bytes::<Head>(payload) {
@@ -264,6 +316,10 @@ mod tests {
             sink: 123,
             output: vec![("x".to_string(), 1)],
             journal: vec![FeedMark::Steps { size: 9, count: 1 }],
+            processes: vec![ProcessPart {
+                journal: vec![FeedMark::Idle { count: 1 }],
+                offset: 4,
+            }],
         };
         checkpoint.save(&path).unwrap();
         assert_eq!(Checkpoint::<String>::load(&path).unwrap(), Some(checkpoint));
@@ -288,6 +344,7 @@ mod tests {
             sink: 0,
             output: vec![("x".to_string(), 1)],
             journal: Vec::new(),
+            processes: Vec::new(),
         };
         checkpoint.save(&path).unwrap();
         let error = Checkpoint::<(u64, u64, u64)>::load(&path)
@@ -298,6 +355,43 @@ mod tests {
             "{error}"
         );
         assert!(!error.contains("damaged"), "{error}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_format_2_still_loads() {
+        #[derive(Serialize)]
+        struct V2 {
+            pipeline: String,
+            version: String,
+            settings: Vec<(String, String)>,
+            from: u64,
+            offset: u64,
+            sink: u64,
+            output: Vec<(String, isize)>,
+            journal: Vec<FeedMark>,
+        }
+        let v2 = V2 {
+            pipeline: "p".into(),
+            version: "v".into(),
+            settings: Vec::new(),
+            from: 0,
+            offset: 7,
+            sink: 70,
+            output: vec![("y".to_string(), 2)],
+            journal: vec![FeedMark::Steps { size: 7, count: 1 }],
+        };
+        let payload = postcard::to_stdvec(&v2).unwrap();
+        let mut bytes = CHECKPOINT_MAGIC_V2.to_vec();
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        std::fs::write(&path, bytes).unwrap();
+        let loaded = Checkpoint::<String>::load(&path).unwrap().unwrap();
+        assert_eq!((loaded.offset, loaded.sink), (7, 70));
+        assert_eq!(loaded.journal, v2.journal);
+        assert!(loaded.processes.is_empty());
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! that [`replay`], deployments and the command line share, each with its own [`ReplayHooks`].
 
 use crate::error::Error;
-use crate::kappa::checkpoint::{Checkpoint, FeedMark, note};
-use crate::log::{EventLog, Log, LoggedInputs, Schema, Split, Tail};
+use crate::kappa::checkpoint::{Checkpoint, FeedMark, ProcessPart, note};
+use crate::log::{EventLog, Log, LoggedInputs, Position, Schema, Split, Tail, partitions_of};
 use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use crate::runtime::{Change, Output, Runner, Running};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// One step of a replay: the records from position `from` to `to` went into the pipeline and
@@ -91,8 +93,21 @@ pub trait ReplayHooks<P: Pipeline, I: Schema + 'static, L: Log> {
     }
 }
 
+/// What a process of a cluster tells process 0 with each step: how it fed the step and where it
+/// stands after it.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(serialize = "Pos: Serialize", deserialize = "Pos: DeserializeOwned"))]
+struct StepNote<Pos> {
+    mark: FeedMark,
+    position: Pos,
+}
+
 /// A pipeline fed from a log: [`Replay::step`] pushes the next records that are committed,
 /// [`Replay::follow`] waits for new ones. See the [module docs](super).
+///
+/// In a cluster (a runner of several processes), every process replays its own share of the log's
+/// partitions ([`partitions_of`]; the file log's one partition is process 0's), and process 0
+/// collects the output and, from every process's notes, one checkpoint of the whole cluster.
 pub struct Replay<P: Pipeline, I: Schema + 'static, L: Log = EventLog> {
     running: Running<P>,
     tail: L::Tail<I>,
@@ -101,6 +116,11 @@ pub struct Replay<P: Pipeline, I: Schema + 'static, L: Log = EventLog> {
     from: L::Position,
     journal: Vec<FeedMark>,
     buffer: Vec<I>,
+    /// This process's index in its cluster, and the number of processes.
+    process: usize,
+    processes: usize,
+    /// Process 0 of a cluster: what each process has read, from the notes of its steps.
+    parts: Vec<ProcessPart<L::Position>>,
 }
 
 impl<P, I, L> Replay<P, I, L>
@@ -123,8 +143,32 @@ where
                 "a replay step must take at least 1 record".into(),
             ));
         }
-        let tail = log.tail(from.clone())?;
-        let running = runner.start()?;
+        let cluster = runner.cluster_spec();
+        let (process, processes) = (cluster.process, cluster.processes.max(1));
+        let (tail, running) = if processes > 1 {
+            let share = partitions_of(process, processes, log.partitions());
+            if share.is_empty() {
+                return Err(Error::Usage(format!(
+                    "process {process} of {processes} has no partition of {} to read ({} in all):                      start its pipeline with Runner::start and finish it at once",
+                    log.name(),
+                    log.partitions()
+                )));
+            }
+            let tail = log.tail_of(from.clone(), &share)?;
+            (tail, runner.clone().disjoint_inputs(true).start()?)
+        } else {
+            (log.tail(from.clone())?, runner.start()?)
+        };
+        let parts = if processes > 1 && process == 0 {
+            (0..processes)
+                .map(|_| ProcessPart {
+                    journal: Vec::new(),
+                    offset: from.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Replay {
             running,
             tail,
@@ -133,6 +177,9 @@ where
             from,
             journal: Vec::new(),
             buffer: Vec::new(),
+            process,
+            processes,
+            parts,
         })
     }
 
@@ -158,7 +205,27 @@ where
             )));
         }
         let mut replay = Replay::start(runner, log, checkpoint.from.clone(), step)?;
-        for mark in &checkpoint.journal {
+        // A log of one partition is process 0's alone, so the checkpoint's own journal is its,
+        // however many processes wrote or resume it.
+        let one_reader = log.partitions() == 1 || checkpoint.processes.is_empty();
+        let (journal, offset) = match (replay.processes, checkpoint.processes.len()) {
+            _ if one_reader && (replay.processes == 1 || log.partitions() == 1) => {
+                (checkpoint.journal.clone(), checkpoint.offset.clone())
+            }
+            (here, there) if here == there => {
+                let part = &checkpoint.processes[replay.process];
+                (part.journal.clone(), part.offset.clone())
+            }
+            (here, there) => {
+                return Err(Error::Usage(format!(
+                    "the checkpoint was written by a replay on {} process{}, and this one runs on                      {here}: resume with the same number of processes (-n {})",
+                    there.max(1),
+                    if there > 1 { "es" } else { "" },
+                    there.max(1)
+                )));
+            }
+        };
+        for mark in &journal {
             match mark {
                 &FeedMark::Steps { size, count } => {
                     for _ in 0..count {
@@ -201,16 +268,16 @@ where
                 }
             }
         }
-        if replay.position() != checkpoint.offset {
+        if replay.position() != offset {
             return Err(Error::Source(format!(
                 "rebuilding from the checkpoint's steps reached offset {}, but the checkpoint covers \
-                 offset {}: the checkpoint is damaged",
+                 offset {offset}: the checkpoint is damaged",
                 replay.position(),
-                checkpoint.offset
             )));
         }
+        // Only process 0 collects the output.
         let output = replay.running.consolidated();
-        if output != checkpoint.output {
+        if replay.process == 0 && output != checkpoint.output {
             let differing = output
                 .iter()
                 .zip(&checkpoint.output)
@@ -301,20 +368,18 @@ where
         let changes = match split {
             Some(split) => {
                 let floor = split.floor;
-                note(&mut self.journal, FeedMark::Split { split, count: 1 });
+                self.note(FeedMark::Split { split, count: 1 })?;
                 self.running.push_batch_with_floor(batch, floor)?
             }
             None => {
-                note(
-                    &mut self.journal,
-                    FeedMark::Steps {
-                        size: <P::Inputs as Inputs>::len(&batch) as u64,
-                        count: 1,
-                    },
-                );
+                self.note(FeedMark::Steps {
+                    size: <P::Inputs as Inputs>::len(&batch) as u64,
+                    count: 1,
+                })?;
                 self.running.push_batch(batch)?
             }
         };
+        self.gather();
         Ok(ReplayStep {
             changes,
             from: at,
@@ -325,22 +390,59 @@ where
     /// The log has been idle: moves an event-time pipeline's watermark up to the greatest event time
     /// seen ([`Running::idle`]) and returns the changes that completes.
     pub fn idle(&mut self) -> Result<Vec<Change<P::Output>>, Error> {
-        note(&mut self.journal, FeedMark::Idle { count: 1 });
-        self.running.idle()
+        self.note(FeedMark::Idle { count: 1 })?;
+        let changes = self.running.idle()?;
+        self.gather();
+        Ok(changes)
+    }
+
+    /// Journals how the open step is fed; in a cluster, also tells process 0, with the position
+    /// the step reaches.
+    fn note(&mut self, mark: FeedMark) -> Result<(), Error> {
+        if self.processes > 1 {
+            let step = StepNote {
+                mark: mark.clone(),
+                position: self.position(),
+            };
+            let bytes = postcard::to_stdvec(&step)
+                .map_err(|e| Error::Source(format!("cannot encode a step's note: {e}")))?;
+            self.running.note(bytes)?;
+        }
+        note(&mut self.journal, mark);
+        Ok(())
+    }
+
+    /// Process 0 of a cluster: takes in the processes' notes of the steps its own have passed.
+    fn gather(&mut self) {
+        for (process, bytes) in self.running.take_notes() {
+            let (Some(part), Ok(step)) = (
+                self.parts.get_mut(process),
+                postcard::from_bytes::<StepNote<L::Position>>(&bytes),
+            ) else {
+                continue;
+            };
+            note(&mut part.journal, step.mark);
+            part.offset = step.position;
+        }
     }
 
     /// A checkpoint of this replay at its current position, recording that its output sink was
     /// `sink` bytes long (0 when there is no sink).
     pub fn checkpoint(&self, sink: u64) -> Checkpoint<P::Output, L::Position> {
+        let offset = self
+            .parts
+            .iter()
+            .fold(self.position(), |offset, part| offset.join(&part.offset));
         Checkpoint {
             pipeline: P::NAME.to_string(),
             version: self.running.version().to_string(),
             settings: Vec::new(),
             from: self.from.clone(),
-            offset: self.position(),
+            offset,
             sink,
             output: self.running.consolidated(),
             journal: self.journal.clone(),
+            processes: self.parts.clone(),
         }
     }
 

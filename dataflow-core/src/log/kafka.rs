@@ -540,6 +540,18 @@ impl Log for KafkaLog {
         KafkaTail::open(self, from)
     }
 
+    fn partitions(&self) -> usize {
+        self.inner.partitions.len()
+    }
+
+    fn tail_of<I: Schema + 'static>(
+        &self,
+        from: Offsets,
+        partitions: &[usize],
+    ) -> Result<KafkaTail<I>, Error> {
+        KafkaTail::open_partitions(self, from, partitions)
+    }
+
     /// Appends round-robin over the partitions (see [`KafkaLog::append_keyed`]).
     fn append<I: Schema>(&self, records: &[(u64, I)]) -> Result<(Offsets, Offsets), Error> {
         let keyless: Vec<(u64, &I, Option<Vec<u8>>)> =
@@ -562,6 +574,8 @@ struct PartitionTail {
     max_time: Option<u64>,
     /// Since when every committed record has been read (`None` while there are records to read).
     caught_up: Option<Instant>,
+    /// Whether this tail reads the partition (in a cluster, each process reads its own share).
+    assigned: bool,
 }
 
 /// Reads every partition of a [`KafkaLog`] from [`Offsets`] on. See the [module docs](self).
@@ -575,7 +589,24 @@ pub struct KafkaTail<I> {
 impl<I: Schema> KafkaTail<I> {
     /// A tail of `log` whose next record of each partition is at `from`'s offset.
     pub fn open(log: &KafkaLog, from: Offsets) -> Result<Self, Error> {
+        let all: Vec<usize> = (0..log.partitions()).collect();
+        Self::open_partitions(log, from, &all)
+    }
+
+    /// A tail of `log` that reads only `assigned` partitions, each from `from`'s offset; the others
+    /// stay at `from` (see [`Log::tail_of`]).
+    pub fn open_partitions(
+        log: &KafkaLog,
+        from: Offsets,
+        assigned: &[usize],
+    ) -> Result<Self, Error> {
         let partitions = log.partitions();
+        if let Some(missing) = assigned.iter().find(|&&p| p >= partitions) {
+            return Err(Error::Usage(format!(
+                "{} has {partitions} partitions, so there is no partition {missing} to read",
+                log.name()
+            )));
+        }
         if from.partitions() != 0 && from.partitions() != partitions {
             return Err(Error::Usage(format!(
                 "{} has {partitions} partitions, but the position {from} names {}: the topic was \
@@ -603,6 +634,7 @@ impl<I: Schema> KafkaTail<I> {
                 buffer: VecDeque::new(),
                 max_time: None,
                 caught_up: None,
+                assigned: assigned.contains(&partition),
             });
         }
         Ok(KafkaTail {
@@ -619,7 +651,7 @@ impl<I: Schema> KafkaTail<I> {
             .parts
             .iter()
             .enumerate()
-            .filter(|(_, part)| part.buffer.is_empty())
+            .filter(|(_, part)| part.assigned && part.buffer.is_empty())
             .map(|(p, part)| (p, part.fetched))
             .collect();
         if wanted.is_empty() {
@@ -697,8 +729,10 @@ impl<I: Schema> KafkaTail<I> {
         self.parts
             .iter()
             .filter(|part| {
-                part.caught_up
-                    .is_none_or(|since| since.elapsed() < idle_after)
+                part.assigned
+                    && part
+                        .caught_up
+                        .is_none_or(|since| since.elapsed() < idle_after)
             })
             .map(|part| part.max_time.unwrap_or(0))
             .min()
@@ -781,7 +815,12 @@ impl<I: Schema + 'static> Tail<I> for KafkaTail<I> {
     /// The high watermarks the last fetches answered (a read asks every partition that has
     /// nothing buffered, so this is as fresh as the last read).
     fn head(&self) -> Offsets {
-        Offsets(self.parts.iter().map(|part| part.high).collect())
+        Offsets(
+            self.parts
+                .iter()
+                .map(|part| if part.assigned { part.high } else { part.next })
+                .collect(),
+        )
     }
 
     fn read(&mut self, max: usize, into: &mut Vec<I>) -> Result<usize, Error> {

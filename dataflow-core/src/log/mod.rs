@@ -46,6 +46,10 @@ pub trait Position:
 
     /// How many records lie before the position, over every partition (for progress).
     fn records(&self) -> u64;
+
+    /// The least position that covers both `self` and `other` (partition by partition, the later
+    /// offset): where a cluster stands when each process read its own partitions.
+    fn join(&self, other: &Self) -> Self;
 }
 
 impl Position for u64 {
@@ -55,6 +59,10 @@ impl Position for u64 {
 
     fn records(&self) -> u64 {
         *self
+    }
+
+    fn join(&self, other: &Self) -> Self {
+        (*self).max(*other)
     }
 }
 
@@ -74,12 +82,43 @@ pub trait Log: Clone + Send + Sync + 'static {
     /// A reader of the records from position `from` on.
     fn tail<I: Schema + 'static>(&self, from: Self::Position) -> Result<Self::Tail<I>, Error>;
 
+    /// How many partitions the log has (the file log: one).
+    fn partitions(&self) -> usize {
+        1
+    }
+
+    /// A reader of only `partitions` (a process's share in a cluster), from `from` on: the other
+    /// partitions are never read, and the reader's position keeps them at `from`. The default, for
+    /// a log of one partition, reads it when it is named.
+    fn tail_of<I: Schema + 'static>(
+        &self,
+        from: Self::Position,
+        partitions: &[usize],
+    ) -> Result<Self::Tail<I>, Error> {
+        if partitions == [0] {
+            self.tail(from)
+        } else {
+            Err(Error::Usage(format!(
+                "{} has one partition; partitions {partitions:?} were asked for",
+                self.name()
+            )))
+        }
+    }
+
     /// Appends `records` (event time, record) and commits them durably as one batch; returns the
     /// positions before and after them.
     fn append<I: Schema>(
         &self,
         records: &[(u64, I)],
     ) -> Result<(Self::Position, Self::Position), Error>;
+}
+
+/// The partitions process `process` of `processes` reads in a cluster: every `processes`-th, from
+/// its own index on (process 0 reads partition 0, the file log's only one).
+pub fn partitions_of(process: usize, processes: usize, partitions: usize) -> Vec<usize> {
+    (0..partitions)
+        .filter(|partition| partition % processes.max(1) == process)
+        .collect()
 }
 
 /// A reader of a [`Log`]'s records, in order, that can wait at the head for new ones.

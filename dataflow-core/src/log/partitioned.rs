@@ -78,6 +78,14 @@ impl super::Position for Offsets {
     fn records(&self) -> u64 {
         self.0.iter().sum()
     }
+
+    fn join(&self, other: &Self) -> Self {
+        Offsets(
+            (0..self.partitions().max(other.partitions()))
+                .map(|p| self.get(p).max(other.get(p)))
+                .collect(),
+        )
+    }
 }
 
 /// What one read of a partitioned log took: how many records of each partition (the step holds
@@ -119,6 +127,8 @@ mod tests {
         assert!(!a.covers(&Offsets(vec![5, 3, 1])));
         assert!(Offsets(vec![0, 0]).covers(&Offsets::default()));
         assert_eq!(Offsets::default().records_until(&a), 8);
+        assert_eq!(a.join(&Offsets(vec![2, 7, 1])), Offsets(vec![5, 7, 1]));
+        assert_eq!(Offsets::default().join(&a), a);
     }
 
     #[test]

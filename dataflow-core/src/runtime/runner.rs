@@ -191,6 +191,11 @@ impl<P: Pipeline> Runner<P> {
         self
     }
 
+    /// The cluster this runner starts its workers in.
+    pub fn cluster_spec(&self) -> &Cluster {
+        &self.cluster
+    }
+
     /// Runs as one process of a cluster.
     pub fn cluster(mut self, cluster: Cluster) -> Self {
         self.cluster = cluster;
