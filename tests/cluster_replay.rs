@@ -334,3 +334,62 @@ fn late_records_turned_away_on_any_process_reach_the_late_output() {
     );
     assert_eq!(sorted_lines(&two_late), expected);
 }
+
+#[test]
+fn a_stopped_process_is_noticed_by_its_silence_within_the_peer_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ingest(dir.path(), 20_000);
+    let out = dir.path().join("out.jsonl");
+    let args: Vec<String> = [
+        "--mode",
+        "replay",
+        "--log",
+        log.to_str().unwrap(),
+        "--step-size",
+        "10",
+        "--changes",
+        "-q",
+        "--peer-timeout",
+        "2s",
+        "--output",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let hosts = hostfile(dir.path(), 2);
+    let mut second = spawn("windowed_sales", &args, 1, &hosts);
+    let first = spawn("windowed_sales", &args, 0, &hosts);
+    let started = Instant::now();
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no output");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A stopped process keeps its connections open: only its silence tells.
+    let stop = |signal: &str| {
+        std::process::Command::new("kill")
+            .args([signal, &second.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(stop("-STOP").success());
+    let stopped = Instant::now();
+    let (status, err) = wait(
+        first,
+        Duration::from_secs(30),
+        "process 0 while its peer is stopped",
+    );
+    let bound = stopped.elapsed();
+    stop("-CONT");
+    second.kill().ok();
+    second.wait().ok();
+    if status.success() {
+        // The run was over before the stop reached it.
+        return;
+    }
+    assert!(
+        err.contains("has not heard from process 1 for") && err.contains("--peer-timeout is 2.0 s"),
+        "{err}"
+    );
+    assert!(bound < Duration::from_secs(10), "exited after {bound:?}");
+}

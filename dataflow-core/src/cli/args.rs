@@ -76,6 +76,10 @@ pub struct Args {
     /// File with one `host:port` per process.
     #[arg(short = 'H', long)]
     pub hostfile: Option<PathBuf>,
+    /// In a cluster: a process not heard from for this long (it hangs, is stopped, or its host is
+    /// unreachable) is lost, and the others exit naming it [default: 30s].
+    #[arg(long = "peer-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub peer_timeout: Option<Duration>,
     /// Where to write the output (JSON Lines); standard output when omitted.
     #[arg(long)]
     pub output: Option<PathBuf>,

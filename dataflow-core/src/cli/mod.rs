@@ -375,6 +375,13 @@ pub(crate) fn cluster_of(args: &Args) -> Result<Cluster, Error> {
         },
     };
     cluster.timely_config()?;
+    if cluster.processes > 1 {
+        let timeout = args.peer_timeout.unwrap_or(peers::PEER_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(Error::Usage("--peer-timeout must be more than 0".into()));
+        }
+        peers::watch(cluster.process, cluster.processes, timeout);
+    }
     Ok(cluster)
 }
 

@@ -141,9 +141,6 @@ where
     // workers; the keyed stages exchange records between the processes. The file log's one
     // partition is process 0's.
     let runner = runner_of::<P>(args, cluster.clone()).disjoint_inputs(true);
-    if cluster.processes > 1 {
-        crate::cli::peers::watch(cluster.process, cluster.processes);
-    }
     match location {
         LogLocation::Dir(_) if cluster.process != 0 => no_partition(args, runner, 1),
         LogLocation::Dir(dir) => {

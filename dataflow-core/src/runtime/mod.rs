@@ -2,6 +2,7 @@
 //! worker runs the loop in `worker`; what comes out is in [`output`].
 
 mod cluster;
+pub mod heartbeat;
 pub mod output;
 mod runner;
 mod worker;

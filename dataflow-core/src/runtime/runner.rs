@@ -60,6 +60,10 @@ use timely::communication::WorkerGuards;
 /// in flight.
 const FEED_CHUNKS: usize = 32;
 
+/// With disjoint inputs in a cluster, process `p` numbers its input records from `p` shifted by
+/// this many bits: room for 2^48 records per process.
+const PROCESS_POSITION_BITS: u32 = 48;
+
 /// Starts pipelines of type `P`. See the [module docs](self).
 pub struct Runner<P> {
     cluster: Cluster,
@@ -266,7 +270,8 @@ impl<P: Pipeline> Runner<P> {
         let thread_sender = Mutex::new(thread_sender);
         let worker_ctx = ctx.clone();
         let in_cluster = self.cluster.processes > 1;
-        let process = self.cluster.process;
+        let (process, processes) = (self.cluster.process, self.cluster.processes);
+
         #[cfg(feature = "metrics")]
         let metrics = self.metrics.clone();
 
@@ -278,6 +283,8 @@ impl<P: Pipeline> Runner<P> {
             let local_index = worker.index() % local;
             let place = Place {
                 process,
+                processes,
+                workers: local,
                 cluster: in_cluster,
                 leader: local_index == 0,
             };
@@ -295,6 +302,10 @@ impl<P: Pipeline> Runner<P> {
             run_worker::<P>(worker, &worker_ctx, feed, events, place);
         })
         .map_err(Error::Timely)?;
+        if in_cluster {
+            // Every process is connected now: from here on each must be heard from.
+            crate::runtime::heartbeat::listen(processes);
+        }
 
         let mut threads: Vec<Option<Thread>> = vec![None; local];
         for _ in 0..local {
@@ -321,7 +332,16 @@ impl<P: Pipeline> Runner<P> {
             early: Vec::new(),
             notes: Vec::new(),
             floor: None,
-            positions: vec![0; <P::Inputs as Inputs>::COUNT],
+            // Every input record is numbered; with disjoint inputs, each process numbers its own
+            // from another base, so that no two records of a cluster share a number.
+            positions: vec![
+                if self.disjoint && self.cluster.processes > 1 {
+                    (self.cluster.process as u64) << PROCESS_POSITION_BITS
+                } else {
+                    0
+                };
+                <P::Inputs as Inputs>::COUNT
+            ],
             output: RefCell::new(Consolidated::new(plan.is_insert_only(), local)),
             summary: Summary::default(),
             started: Instant::now(),

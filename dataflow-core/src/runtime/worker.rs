@@ -9,6 +9,7 @@
 
 use crate::context::{Context, LateRecord};
 use crate::pipeline::{Inputs, Pipeline};
+use crate::runtime::heartbeat::{Beats, INTERVAL};
 use crate::time::clock::Time;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -70,6 +71,10 @@ pub(crate) enum Side {
 pub(crate) struct Place {
     /// This process's index.
     pub process: usize,
+    /// The number of processes.
+    pub processes: usize,
+    /// Worker threads per process.
+    pub workers: usize,
     /// Whether there are several processes.
     pub cluster: bool,
     /// Whether this worker is its process's first, which speaks for the process.
@@ -170,8 +175,23 @@ pub(crate) fn run_worker<P: Pipeline>(
         (handles, side_input)
     });
     let (mut handles, mut side) = (handles, side);
+    // In a cluster, workers wake at least every heartbeat interval, and the first of each process
+    // beats (see `heartbeat`).
+    let mut beats = cluster.then(|| {
+        Beats::new(
+            worker,
+            place.process,
+            place.processes,
+            place.workers,
+            leader,
+        )
+    });
+    let park = cluster.then_some(INTERVAL);
     let mut inserted = 0;
     loop {
+        if let Some(beats) = beats.as_mut() {
+            beats.tick();
+        }
         match feed.try_recv() {
             Ok(Feed::Insert { at, batch }) => {
                 <P::Inputs as Inputs>::advance_to(&mut handles, at);
@@ -188,7 +208,10 @@ pub(crate) fn run_worker<P: Pipeline>(
                 <P::Inputs as Inputs>::advance_to(&mut handles, until);
                 advance(&mut side, until);
                 while probe.less_than(&until) || side_probe.less_than(&until) {
-                    worker.step_or_park(None);
+                    worker.step_or_park(park);
+                    if let Some(beats) = beats.as_mut() {
+                        beats.tick();
+                    }
                 }
                 if place.forwards_late() {
                     forward_late(ctx, &mut side);
@@ -207,7 +230,7 @@ pub(crate) fn run_worker<P: Pipeline>(
             Ok(Feed::End) | Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
                 inserted = 0;
-                worker.step_or_park(None);
+                worker.step_or_park(park);
             }
         }
     }
@@ -221,11 +244,22 @@ pub(crate) fn run_worker<P: Pipeline>(
                 advance(&mut side, time);
             }
             forward_late(ctx, &mut side);
-            worker.step_or_park(None);
+            worker.step_or_park(park);
+            if let Some(beats) = beats.as_mut() {
+                beats.tick();
+            }
         }
         forward_late(ctx, &mut side);
     }
     drop(side);
+    if let Some(mut beats) = beats {
+        // Beat until the pipeline is complete everywhere, then say so and close the heartbeat.
+        while !(probe.done() && side_probe.done()) {
+            worker.step_or_park(park);
+            beats.tick();
+        }
+        beats.finish();
+    }
     while worker.step_or_park(None) {}
     if leader {
         let _ = events.send(Event::Finished);
