@@ -73,10 +73,13 @@ pub fn silent_peer(me: usize, timeout: Duration) -> Option<(usize, Duration)> {
         .find(|(_, silent)| *silent > timeout)
 }
 
+/// A beat: the worker it is for, the process it is from, and whether that process is complete.
+type Beat = (usize, usize, bool);
+
 /// A worker's end of the heartbeat dataflow: the first worker of each process beats, every worker
 /// records the beats it receives.
 pub(crate) struct Beats {
-    input: InputHandle<u64, CapacityContainerBuilder<Vec<(usize, usize, bool)>>>,
+    input: InputHandle<u64, CapacityContainerBuilder<Vec<Beat>>>,
     process: usize,
     /// The index of each process's first worker.
     leaders: Vec<usize>,
@@ -94,7 +97,7 @@ impl Beats {
         leader: bool,
     ) -> Beats {
         let input = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, beats) = scope.new_input::<Vec<(usize, usize, bool)>>();
+            let (input, beats) = scope.new_input::<Vec<Beat>>();
             beats.exchange(|(target, _, _)| *target as u64).sink(
                 PipelinePact,
                 "Heartbeat",
