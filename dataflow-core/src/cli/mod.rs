@@ -68,6 +68,7 @@ mod peers;
 pub(crate) mod progress;
 mod replay;
 
+#[cfg(feature = "serve")]
 pub(crate) use args::parse_param;
 pub use args::{Args, Command, EmitArg, Explain, FormatArg, IngestArgs, Mode};
 pub use inputs::{CliInputs, ReadState};
