@@ -9,7 +9,7 @@ use crate::io::jsonl::{write_changes, write_late, write_records};
 use crate::kappa::{
     Checkpoint, Control, FileSink, Follow, Replay, ReplayHooks, ReplayStep, write_atomically,
 };
-use crate::log::{EventLog, Log, LogLocation, Offsets, Position, Schema};
+use crate::log::{EventLog, Log, LogLocation, Position, Schema};
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::runtime::Change;
@@ -191,8 +191,10 @@ where
                 )));
             }
             let from = match from.partitions() {
-                0 => Offsets::start(log.partitions()),
-                1 if log.partitions() > 1 && from.get(0) == 0 => Offsets::start(log.partitions()),
+                0 => crate::log::Offsets::start(log.partitions()),
+                1 if log.partitions() > 1 && from.get(0) == 0 => {
+                    crate::log::Offsets::start(log.partitions())
+                }
                 1 if log.partitions() > 1 => {
                     return Err(Error::Usage(format!(
                         "--from {} names one offset, but {address} has {} partitions: give one offset per partition, as in --from {}",
