@@ -13,7 +13,8 @@
 //! storage on a loopback port chosen at run time and is stopped at the end. Without a broker the
 //! Kafka rows are left out (and said so). A run with several processes starts this executable once
 //! per process (`--child`), as timely's cluster mode on loopback ports chosen at run time: process
-//! 0 reads the log and deals every step, the keyed stages exchange records between the processes.
+//! p replays its share of the log (the file log: process 0 alone; a topic: every n-th partition from
+//! p on), and the keyed stages exchange records between the processes.
 //! Every replay's output is checked equal to `Runner::batch` of the same records in memory before a
 //! figure is printed. Times are the best of `--runs`.
 
@@ -228,7 +229,8 @@ where
     }
 }
 
-/// Child side: one process of a cluster replays `log`; process 0 prints `seconds digest`.
+/// Child side: one process of a cluster replays its share of `log`; process 0 prints `seconds
+/// digest`.
 fn child(spec: &[String]) -> Result<(), String> {
     let [pipeline, log, process, addresses] = spec else {
         return Err("--child PIPELINE LOG PROCESS ADDRESSES".into());
@@ -244,7 +246,9 @@ fn child(spec: &[String]) -> Result<(), String> {
     macro_rules! run {
         ($p:ty, $i:ty) => {{
             let runner = Runner::<$p>::new().cluster(cluster).disjoint_inputs(true);
-            if process == 0 {
+            // Each process replays its own partitions: the file log's one is process 0's, and of
+            // a topic's, process p reads every n-th from p on.
+            if process == 0 || log.starts_with("kafka://") {
                 child_replay::<$p, $i>(log, runner)
             } else {
                 runner

@@ -184,10 +184,12 @@ fn two_processes_in_cluster_mode_print_the_batch_result() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(std::fs::read_to_string(out("0")).unwrap(), batch);
-    assert_eq!(
-        std::fs::read_to_string(out("1")).unwrap(),
-        "",
-        "only process 0 prints"
+    // Process 0 writes the output; the others open no file (on one host, or a shared file system,
+    // opening it would truncate process 0's).
+    assert!(
+        !out("1").exists(),
+        "process 1 created {}",
+        out("1").display()
     );
 }
 

@@ -43,11 +43,14 @@ where
     }
     let started = Instant::now();
     let mut sources = <P::Inputs as CliInputs>::open(&paths, args.format)?;
+    // In a cluster, process 0 writes the output, the dead letters and the late records; the others
+    // open none of those files (on a shared host or file system they are process 0's).
     let mut dead = match &args.dead_letter {
-        Some(path) => DeadLetterSink::file(path)?,
-        None => DeadLetterSink::stderr(),
+        Some(path) if leader => DeadLetterSink::file(path)?,
+        _ => DeadLetterSink::stderr(),
     };
     let mut out: Box<dyn Write> = match &args.output {
+        _ if !leader => Box::new(std::io::sink()),
         Some(path) => Box::new(BufWriter::new(
             File::create(path).map_err(|e| Error::io(path, e))?,
         )),
@@ -57,7 +60,7 @@ where
         .output
         .as_ref()
         .map_or("stdout".to_string(), |p| p.display().to_string());
-    let (mut late_out, late_name) = late_output(args)?;
+    let (mut late_out, late_name) = late_output(args, leader)?;
     let runner = runner_of::<P>(args, cluster);
     let version = runner.version();
     let mode = if args.mode == Mode::Batch {

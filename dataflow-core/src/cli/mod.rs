@@ -472,7 +472,12 @@ pub(crate) fn runner_of<P: Pipeline>(args: &Args, cluster: Cluster) -> Runner<P>
     }
 }
 
-pub(crate) fn late_output(args: &Args) -> Result<(Box<dyn Write>, String), Error> {
+/// Where the late records go (`--late` or standard error), and its name in messages. In a cluster,
+/// only process 0 (the `leader`) writes them, every process's: the others open nothing.
+pub(crate) fn late_output(args: &Args, leader: bool) -> Result<(Box<dyn Write>, String), Error> {
+    if !leader {
+        return Ok((Box::new(std::io::sink()), "process 0".to_string()));
+    }
     let out: Box<dyn Write> = match &args.late {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).map_err(|e| Error::io(path, e))?,

@@ -300,14 +300,7 @@ where
         (None, _) => ReplayOut::Stdout(BufWriter::new(std::io::stdout())),
     };
     // Process 0 writes every process's late records (the others send theirs to it).
-    let (late_out, late_name) = if leader {
-        late_output(args)?
-    } else {
-        (
-            Box::new(std::io::sink()) as Box<dyn Write>,
-            "process 0".to_string(),
-        )
-    };
+    let (late_out, late_name) = late_output(args, leader)?;
     let mut hooks = ReplayCli {
         args,
         // The output file exists now: its identity goes into every checkpoint.

@@ -64,6 +64,11 @@
 //! into an error instead of a silently different output. The price is a replay of the prefix on
 //! restart, at replay speed.
 //!
+//! Across the processes of a cluster, every process replays its own partitions and tells process 0,
+//! with each step, how it fed it and where it stands ([`Running::note`](crate::Running::note)).
+//! Process 0 writes one checkpoint, with a part per process cut at the logical time of its own last
+//! complete step; at a restart, every process rebuilds its own part, and process 0 checks the output.
+//!
 //! # Examples
 //!
 //! ```
