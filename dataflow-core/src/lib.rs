@@ -118,7 +118,7 @@
 //!
 //! # Where things are
 //!
-//! [`record`] (what a record is), [`pipeline`] (the trait the attribute implements), [`flow`] (the
+//! [`record`](mod@record) (what a record is), [`pipeline`](mod@pipeline) (the trait the attribute implements), [`flow`] (the
 //! typed builder the attribute writes against), [`operators`] (fused stages, hash and window
 //! aggregates, the keyed scan, all on one keyed-state driver), [`time`] (watermark clock, windows),
 //! [`accumulators`], [`runtime`] (runner, workers, output), [`log`] (the log abstraction), [`kappa`]

@@ -270,7 +270,7 @@ impl<T: DeserializeOwned> FileSource<T> {
     /// exact line numbers) and counts together are those of [`FileSource::open`], part after part.
     ///
     /// `None` when the file cannot be split exactly or is not worth it: not a regular file, smaller
-    /// than [`SPLIT_MIN_BYTES`] per part, or CSV with a quote character anywhere (a quoted field may
+    /// than `SPLIT_MIN_BYTES` (1 MiB) per part, or CSV with a quote character anywhere (a quoted field may
     /// hold a line end, so a line end is not surely a record boundary). JSON Lines always splits at
     /// line ends: a JSON string cannot hold a raw line end.
     pub fn split(

@@ -64,7 +64,7 @@ pub(crate) struct ProcessPart<Pos> {
     pub offset: Pos,
 }
 
-/// The state of a replay at an offset, enough to resume it exactly: see the [module docs](self).
+/// The state of a replay at an offset, enough to resume it exactly: see [checkpoints and restart](crate::kappa#checkpoints-and-restart).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "O: Serialize, Pos: Serialize",

@@ -66,7 +66,7 @@ pub struct DeployOptions {
     /// or stopped (default 20 ms).
     pub poll: Duration,
     /// Event-time pipelines: after the log has been idle this long, move the watermark up to the
-    /// greatest event time seen ([`Running::idle`]). `None` (the default) never does.
+    /// greatest event time seen ([`Running::idle`](crate::Running::idle)). `None` (the default) never does.
     pub idle_timeout: Option<Duration>,
 }
 

@@ -6,7 +6,7 @@
 //! # Replay: the third way to feed a pipeline
 //!
 //! A pipeline reads the log's records from an offset, in steps of up to `step` records, through the
-//! same [`Running::push`] that a stream uses, so it computes exactly what a stream with the same steps
+//! same [`Running::push`](crate::Running::push) that a stream uses, so it computes exactly what a stream with the same steps
 //! would. [`replay`] runs from an offset to the head (and optionally follows the tail until the log has
 //! been idle for a while); [`Replay`] is the handle to drive it step by step. Records are decoded with
 //! [`Schema`]: records written by an older version of the input type are upgraded, and an unreadable
@@ -15,7 +15,7 @@
 //!
 //! Event-time pipelines take event time from the data, as in batch and stream mode. While following
 //! the tail, a log idle for the idle timeout moves the watermark up to the greatest event time seen
-//! ([`Running::idle`]), so that idle periods do not hold windows open.
+//! ([`Running::idle`](crate::Running::idle)), so that idle periods do not hold windows open.
 //!
 //! # Serving and reprocessing with switch-over
 //!

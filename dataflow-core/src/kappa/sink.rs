@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// An append-only output file whose length a [`Checkpoint`] records: reopened after a restart, it is
+/// An append-only output file whose length a [`Checkpoint`](crate::kappa::Checkpoint) records: reopened after a restart, it is
 /// cut back to the checkpoint's length, so that what the restarted run writes again appears once.
 pub struct FileSink {
     path: PathBuf,
@@ -16,7 +16,7 @@ pub struct FileSink {
 
 impl FileSink {
     /// Opens `path` for appending after its first `len` bytes, cutting off anything after them: `0`
-    /// for a fresh run, [`Checkpoint::sink`] for a resumed one. A file shorter than `len` is an error
+    /// for a fresh run, [`Checkpoint::sink`](crate::kappa::Checkpoint::sink) for a resumed one. A file shorter than `len` is an error
     /// (the sink lost data the checkpoint says it held).
     pub fn open(path: &Path, len: u64) -> Result<Self, Error> {
         let mut file = OpenOptions::new()

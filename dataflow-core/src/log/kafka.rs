@@ -1,51 +1,4 @@
-//! A topic of a Kafka-protocol broker (Apache Kafka, Redpanda, tansu, ...) as a [`Log`]: a log of
-//! several partitions whose position is [`Offsets`], one offset per partition.
-//!
-//! # Records
-//!
-//! A record's value is its payload as the file log stores it (postcard, written by the input
-//! type's [`Schema`]); its headers carry what the file log keeps beside the payload:
-//!
-//! | header | value |
-//! |---|---|
-//! | `event-time` | the event time, ms since the Unix epoch, 8 bytes big-endian (also the record's Kafka timestamp when it fits) |
-//! | `schema-version` | the payload's schema version ([`Schema::VERSION`]), 4 bytes big-endian |
-//! | `schema-shape` | the record type's shape ([`Schema::SHAPE`]: field names and types) as text, when the type declares one |
-//!
-//! Its Kafka key is the partition key (see [`KafkaLog::append_keyed`]), or none. A record without
-//! the first two headers, or whose payload does not decode, is an error naming its partition and
-//! offset; so is a record of the reader's schema version whose shape is not the reader's (a layout
-//! changed under one version), naming the fields that differ, as the file log does with its
-//! `SHAPES` file.
-//!
-//! # Reading several partitions
-//!
-//! A [`KafkaTail`] reads every partition. Each read takes records round-robin from the partitions
-//! that have some and returns them partition by partition; its [`Split`] says how many it took from
-//! each, which a checkpoint's journal keeps, so that a restart rebuilds exactly the same steps.
-//!
-//! The event-time floor of a split is the least, over the partitions that are not idle, of the
-//! greatest event time read from each: the watermark of an event-time pipeline does not pass it
-//! (minus the maximum delay), so each partition is in time by its own order. A partition is idle
-//! once every record committed to it has been read and none arrived for
-//! [`KafkaOptions::partition_idle`]: it no longer holds the watermark back until it has records
-//! again (the idle rule of a followed log, per partition).
-//!
-//! # Faults
-//!
-//! Every request to the broker is retried with exponential backoff (100 ms doubling up to 1 s) for
-//! at most [`KafkaOptions::retry_for`] (10 s by default); then it fails with an error naming the
-//! broker and what was asked. So a broker that is down at the start is an error after 10 s, and a
-//! broker restarted during a replay or a follow is picked up again if it is back within 10 s; the
-//! read goes on from the offsets it stands at, so nothing is lost or read twice. A broker that came
-//! back without the records (a topic recreated, or a broker that keeps them in memory) is an error
-//! naming the partition and the offsets, never a silent skip.
-//!
-//! # The head
-//!
-//! The head is taken from the high watermark of a Fetch response, not from `ListOffsets(latest)`:
-//! some brokers (tansu 0.6 with memory storage) answer the latter with the last batch's base offset
-//! plus one.
+//! The Kafka-protocol backend of the log: [`KafkaLog`] and its reader, [`KafkaTail`].
 
 use crate::error::Error;
 use crate::log::{Log, Offsets, Schema, Split, Tail};
@@ -138,7 +91,54 @@ struct Inner {
     turn: AtomicU64,
 }
 
-/// A topic of a Kafka-protocol broker as a [`Log`]. See the [module docs](self).
+/// A topic of a Kafka-protocol broker (Apache Kafka, Redpanda, tansu, ...) as a [`Log`]: a log of
+/// several partitions whose position is [`Offsets`], one offset per partition.
+///
+/// # Records
+///
+/// A record's value is its payload as the file log stores it (postcard, written by the input
+/// type's [`Schema`]); its headers carry what the file log keeps beside the payload:
+///
+/// | header | value |
+/// |---|---|
+/// | `event-time` | the event time, ms since the Unix epoch, 8 bytes big-endian (also the record's Kafka timestamp when it fits) |
+/// | `schema-version` | the payload's schema version ([`Schema::VERSION`]), 4 bytes big-endian |
+/// | `schema-shape` | the record type's shape ([`Schema::SHAPE`]: field names and types) as text, when the type declares one |
+///
+/// Its Kafka key is the partition key (see [`KafkaLog::append_keyed`]), or none. A record without
+/// the first two headers, or whose payload does not decode, is an error naming its partition and
+/// offset; so is a record of the reader's schema version whose shape is not the reader's (a layout
+/// changed under one version), naming the fields that differ, as the file log does with its
+/// `SHAPES` file.
+///
+/// # Reading several partitions
+///
+/// A [`KafkaTail`] reads every partition. Each read takes records round-robin from the partitions
+/// that have some and returns them partition by partition; its [`Split`] says how many it took from
+/// each, which a checkpoint's journal keeps, so that a restart rebuilds exactly the same steps.
+///
+/// The event-time floor of a split is the least, over the partitions that are not idle, of the
+/// greatest event time read from each: the watermark of an event-time pipeline does not pass it
+/// (minus the maximum delay), so each partition is in time by its own order. A partition is idle
+/// once every record committed to it has been read and none arrived for
+/// [`KafkaOptions::partition_idle`]: it no longer holds the watermark back until it has records
+/// again (the idle rule of a followed log, per partition).
+///
+/// # Faults
+///
+/// Every request to the broker is retried with exponential backoff (100 ms doubling up to 1 s) for
+/// at most [`KafkaOptions::retry_for`] (10 s by default); then it fails with an error naming the
+/// broker and what was asked. So a broker that is down at the start is an error after 10 s, and a
+/// broker restarted during a replay or a follow is picked up again if it is back within 10 s; the
+/// read goes on from the offsets it stands at, so nothing is lost or read twice. A broker that came
+/// back without the records (a topic recreated, or a broker that keeps them in memory) is an error
+/// naming the partition and the offsets, never a silent skip.
+///
+/// # The head
+///
+/// The head is taken from the high watermark of a Fetch response, not from `ListOffsets(latest)`:
+/// some brokers (tansu 0.6 with memory storage) answer the latter with the last batch's base offset
+/// plus one.
 #[derive(Clone)]
 pub struct KafkaLog {
     inner: Arc<Inner>,
@@ -578,7 +578,7 @@ struct PartitionTail {
     assigned: bool,
 }
 
-/// Reads every partition of a [`KafkaLog`] from [`Offsets`] on. See the [module docs](self).
+/// Reads the partitions of a [`KafkaLog`] (all, or a process's share) from [`Offsets`] on.
 pub struct KafkaTail<I> {
     log: KafkaLog,
     parts: Vec<PartitionTail>,

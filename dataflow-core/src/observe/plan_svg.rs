@@ -153,7 +153,8 @@ fn sorted_styles(svg: String) -> String {
     format!("{}\n{}\n{}", &svg[..start], lines.join("\n"), &svg[end..])
 }
 
-/// `plan` as an SVG picture of its operators (see the [module docs](self)).
+/// `plan` as an SVG picture of its operators, laid out by `layout-rs` (Graphviz's layered layout):
+/// each timely operator one box, listing the stateless stages fused into it.
 pub fn plan_svg(plan: &Plan) -> String {
     let groups = plan_operators(plan);
     let mut graph = VisualGraph::new(Orientation::TopToBottom);

@@ -59,7 +59,7 @@ pub struct Output<O> {
     pub records: Vec<(O, isize)>,
     /// Changes that appeared only when the input closed (such as windows completed by the end of input).
     pub closing_changes: Vec<Change<O>>,
-    /// Records that arrived too late for their windows and were not taken by [`Running::take_late`].
+    /// Records that arrived too late for their windows and were not taken by [`Running::take_late`](crate::Running::take_late).
     pub late: Vec<LateRecord>,
     /// Counts and timings of the run.
     pub summary: Summary,

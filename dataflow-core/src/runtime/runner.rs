@@ -1,40 +1,4 @@
-//! Runners: one pipeline, fed as a batch, as a stream of steps, or from a replayed log.
-//!
-//! A [`Runner`] starts the pipeline's timely workers (threads of this process, and optionally processes
-//! on other hosts: timely's own cluster mode) and returns a [`Running`] handle. Every call to
-//! [`Running::push`] is one *step*: its records enter at the next logical time, the workers run until
-//! the pipeline's output for that time is complete, and the step's output changes come back consolidated.
-//! A batch run is a single step.
-//!
-//! ```text
-//!  push(step 0) ─▶ time 0 ─▶ changes at 0  ┐
-//!  push(step 1) ─▶ time 1 ─▶ changes at 1  ├─ accumulate ─▶ consolidated() == batch output of all steps
-//!  push(step 2) ─▶ time 2 ─▶ changes at 2  ┘
-//! ```
-//!
-//! Users never call timely's `advance_to` or `step`: the runner does.
-//!
-//! # Examples
-//!
-//! ```
-//! use dataflow_core::prelude::*;
-//!
-//! #[pipeline]
-//! fn lengths(words: Stream<String>) -> Stream<(usize, u64)> {
-//!     words.key(|w| w.len()).count()
-//! }
-//!
-//! let batch = Runner::<Lengths>::new().batch(vec!["a".to_string(), "bb".into(), "cc".into()])?;
-//! assert_eq!(batch.records, vec![((1, 1), 1), ((2, 2), 1)]);
-//!
-//! let mut stream = Runner::<Lengths>::new().workers(2).start()?;
-//! let first = stream.push(vec!["a".to_string()])?;
-//! assert_eq!(first, vec![Change { record: (1, 1), time: 0, diff: 1 }]);
-//! stream.push(vec!["b".to_string()])?;
-//! let streamed = stream.finish()?;
-//! assert_eq!(streamed.records, vec![((1, 2), 1)]);
-//! # Ok::<(), dataflow_core::Error>(())
-//! ```
+//! Runners: [`Runner`] starts a pipeline and [`Running`] feeds it step by step.
 
 use crate::context::{Context, LateRecord};
 use crate::error::Error;
@@ -64,7 +28,43 @@ const FEED_CHUNKS: usize = 32;
 /// this many bits: room for 2^48 records per process.
 const PROCESS_POSITION_BITS: u32 = 48;
 
-/// Starts pipelines of type `P`. See the [module docs](self).
+/// Runners: one pipeline, fed as a batch, as a stream of steps, or from a replayed log.
+///
+/// A [`Runner`] starts the pipeline's timely workers (threads of this process, and optionally processes
+/// on other hosts: timely's own cluster mode) and returns a [`Running`] handle. Every call to
+/// [`Running::push`] is one *step*: its records enter at the next logical time, the workers run until
+/// the pipeline's output for that time is complete, and the step's output changes come back consolidated.
+/// A batch run is a single step.
+///
+/// ```text
+///  push(step 0) ─▶ time 0 ─▶ changes at 0  ┐
+///  push(step 1) ─▶ time 1 ─▶ changes at 1  ├─ accumulate ─▶ consolidated() == batch output of all steps
+///  push(step 2) ─▶ time 2 ─▶ changes at 2  ┘
+/// ```
+///
+/// Users never call timely's `advance_to` or `step`: the runner does.
+///
+/// # Examples
+///
+/// ```
+/// use dataflow_core::prelude::*;
+///
+/// #[pipeline]
+/// fn lengths(words: Stream<String>) -> Stream<(usize, u64)> {
+///     words.key(|w| w.len()).count()
+/// }
+///
+/// let batch = Runner::<Lengths>::new().batch(vec!["a".to_string(), "bb".into(), "cc".into()])?;
+/// assert_eq!(batch.records, vec![((1, 1), 1), ((2, 2), 1)]);
+///
+/// let mut stream = Runner::<Lengths>::new().workers(2).start()?;
+/// let first = stream.push(vec!["a".to_string()])?;
+/// assert_eq!(first, vec![Change { record: (1, 1), time: 0, diff: 1 }]);
+/// stream.push(vec!["b".to_string()])?;
+/// let streamed = stream.finish()?;
+/// assert_eq!(streamed.records, vec![((1, 2), 1)]);
+/// # Ok::<(), dataflow_core::Error>(())
+/// ```
 pub struct Runner<P> {
     cluster: Cluster,
     max_delay: u64,

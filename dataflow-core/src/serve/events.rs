@@ -23,7 +23,7 @@ pub struct Posted {
     pub to: u64,
     /// Malformed records, none of them appended.
     pub dead_lettered: u64,
-    /// The first [`MAX_LISTED_ERRORS`] malformed records: line (1-based, in the body) and reason.
+    /// The first `MAX_LISTED_ERRORS` (100) malformed records: line (1-based, in the body) and reason.
     pub errors: Vec<PostError>,
 }
 

@@ -103,7 +103,7 @@ impl std::fmt::Display for WindowKind {
 impl WindowKind {
     /// Refuses windows that would lose records or explode: a zero size, slide or gap; a sliding
     /// window whose slide is longer than its size (records between windows would belong to none);
-    /// more than [`MAX_WINDOWS_PER_RECORD`] windows per record.
+    /// more than `MAX_WINDOWS_PER_RECORD` (1,000) windows per record.
     pub fn check(&self) -> Result<(), String> {
         match *self {
             WindowKind::Tumbling { size: 0 } => Err("a window's size must be at least 1ms".into()),
