@@ -6,25 +6,9 @@
 mod common;
 
 use common::cluster::{hostfile, spawn, wait};
-use common::{run, stdout};
+use common::{run, stdout, timed_sales, timed_sales_with_late};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Generated sales with event times, for windowed_sales: `n` rows over 20 products.
-fn timed_sales(path: &Path, n: usize) {
-    let mut text = String::from("product,quantity,price,ts\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "p{},{},{}.{:02},{}\n",
-            i % 20,
-            1 + i % 7,
-            1 + i % 9,
-            i % 100,
-            1_700_000_000_000u64 + (i as u64) * 60_000
-        ));
-    }
-    std::fs::write(path, text).unwrap();
-}
 
 fn ingest(dir: &Path, rows: usize) -> PathBuf {
     let input = dir.join("sales.csv");
@@ -239,27 +223,6 @@ fn a_killed_process_zero_stops_its_peer_by_name() {
     assert!(err.contains("lost its connection to process 0"), "{err}");
 }
 
-/// Sales for windowed_sales where every 50th row is two hours behind the others: late for any
-/// window once the watermark passed it.
-fn sales_with_late_rows(path: &Path, n: usize) {
-    let mut text = String::from("product,quantity,price,ts\n");
-    for i in 0..n {
-        let on_time = 1_700_000_000_000u64 + (i as u64) * 60_000;
-        let ts = if i % 50 == 49 {
-            on_time - 2 * 3_600_000
-        } else {
-            on_time
-        };
-        text.push_str(&format!(
-            "p{},{},1.{:02},{ts}\n",
-            i % 20,
-            1 + i % 7,
-            i % 100
-        ));
-    }
-    std::fs::write(path, text).unwrap();
-}
-
 /// The late records of a run, one JSON object per line, sorted (the processes report theirs in
 /// any order).
 fn sorted_lines(path: &Path) -> Vec<String> {
@@ -276,7 +239,7 @@ fn sorted_lines(path: &Path) -> Vec<String> {
 fn late_records_turned_away_on_any_process_reach_the_late_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("late.csv");
-    sales_with_late_rows(&input, 4000);
+    timed_sales_with_late(&input, 4000, Some(50));
     let log = dir.path().join("log");
     run(
         "windowed_sales",

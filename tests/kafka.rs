@@ -11,7 +11,7 @@ mod common;
 use broker::Broker;
 use common::builds::{first_build, later_build};
 use common::cluster::{hostfile, spawn, wait};
-use common::{example, run, run_within, stderr, stdout};
+use common::{example, run, run_within, stderr, stdout, timed_sales};
 use dataflow_core::kappa::{self, Phase, ServedView};
 use dataflow_core::log::{KafkaAddress, KafkaLog, KafkaOptions, Log, Offsets, Tail};
 use dataflow_core::runtime::Runner;
@@ -232,21 +232,6 @@ fn follow_picks_up_what_is_ingested_meanwhile() {
 }
 
 /// Generated timed sales for windowed_sales.
-fn timed_sales(path: &Path, n: usize) {
-    let mut text = String::from("product,quantity,price,ts\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "p{},{},{}.{:02},{}\n",
-            i % 20,
-            1 + i % 7,
-            1 + i % 9,
-            i % 100,
-            1_700_000_000_000u64 + (i as u64) * 60_000
-        ));
-    }
-    std::fs::write(path, text).unwrap();
-}
-
 #[test]
 fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
     let Some(broker) = Broker::start("a_checkpointed_replay_killed_and_restarted") else {

@@ -5,7 +5,7 @@
 pub mod builds;
 pub mod cluster;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The path of an example executable built by `cargo test` next to this test binary.
@@ -114,4 +114,30 @@ pub fn parse_daily_totals(out: &str) -> std::collections::BTreeMap<(String, Stri
             )
         })
         .collect()
+}
+
+/// Generated sales with event times, for windowed_sales: `n` rows over 20 products, a minute apart.
+pub fn timed_sales(path: &Path, n: usize) {
+    timed_sales_with_late(path, n, None);
+}
+
+/// [`timed_sales`], where with `late_every: Some(k)` every `k`-th row is two hours behind the others:
+/// late for any window once the watermark passed it.
+pub fn timed_sales_with_late(path: &Path, n: usize, late_every: Option<usize>) {
+    let mut text = String::from("product,quantity,price,ts\n");
+    for i in 0..n {
+        let on_time = 1_700_000_000_000u64 + (i as u64) * 60_000;
+        let ts = match late_every {
+            Some(k) if i % k == k - 1 => on_time - 2 * 3_600_000,
+            _ => on_time,
+        };
+        text.push_str(&format!(
+            "p{},{},{}.{:02},{ts}\n",
+            i % 20,
+            1 + i % 7,
+            1 + i % 9,
+            i % 100
+        ));
+    }
+    std::fs::write(path, text).unwrap();
 }
