@@ -1,5 +1,6 @@
 //! `ingest`: appends an input file's records to the event log, with their event times.
 
+use crate::cli::entries::{EntryReader, LoggedEntry};
 use crate::cli::inputs::{CliInputs, input_paths, total_bytes};
 use crate::cli::metrics::RunMetrics;
 use crate::cli::progress::Progress;
@@ -7,8 +8,8 @@ use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
 use crate::io::DeadLetterSink;
 use crate::kappa::write_atomically;
-use crate::log::{EventLog, LogLocation, LogOptions, LoggedInputs, Schema};
-use crate::pipeline::{Inputs, Pipeline};
+use crate::log::{EventLog, LogLocation, LogOptions, Schema};
+use crate::pipeline::Pipeline;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -204,22 +205,14 @@ where
         false => None,
     };
     let mut batch = log.batch();
-    let mut ordinal = 0u64;
     let mut reported = Instant::now();
     let shown = Progress::bytes("ingesting", total_bytes(&paths), args.quiet);
     let version = P::version();
     let metrics = RunMetrics::start::<P>(args.metrics, &version, "ingest", args.quiet)?;
     let mut counted = 0;
-    loop {
-        let mut step = <P::Inputs as Inputs>::empty();
-        let state = <P::Inputs as CliInputs>::read(
-            &mut sources,
-            args.batch_size,
-            &mut step,
-            &mut |letter| dead.write(&letter),
-        )?;
-        for (alone, entry) in <P::Inputs as LoggedInputs>::entries(step) {
-            ordinal += 1;
+    let mut reader = EntryReader::<P>::new(&mut sources, args.batch_size, &named);
+    while let Some(entries) = reader.next(&mut dead)? {
+        for LoggedEntry { event_time, entry } in entries {
             if skip > 0 {
                 skip -= 1;
                 continue;
@@ -248,9 +241,6 @@ where
                 }
                 overlap = None;
             }
-            let event_time = crate::cli::event_time::event_time_of::<P>(&alone, || {
-                format!("{named}: record {ordinal}")
-            })?;
             batch
                 .push(event_time, &entry)
                 .map_err(|e| stored(&progress, e.to_string()))?;
@@ -269,19 +259,13 @@ where
                 }
             }
         }
-        let bytes = <P::Inputs as CliInputs>::bytes_read(&sources);
+        let bytes = <P::Inputs as CliInputs>::bytes_read(reader.sources());
         shown.set(bytes);
-        let stats = <P::Inputs as CliInputs>::stats(&sources);
+        let stats = <P::Inputs as CliInputs>::stats(reader.sources());
         metrics.sources(stats, bytes);
         metrics.step(stats.ok.saturating_sub(counted), 0, 0);
         counted = stats.ok;
         metrics.log(progress.next_offset, progress.next_offset);
-        if state.ended {
-            break;
-        }
-        if state.waiting {
-            <P::Inputs as CliInputs>::wait(&mut sources);
-        }
     }
     drop(shown);
     if skip > 0 || progress.next_offset < head {

@@ -1,14 +1,13 @@
 //! `ingest --log kafka://HOST:PORT/TOPIC`: appends an input file's records to a Kafka topic, each
 //! with its event time and schema version in its headers, partitioned by the pipeline's key.
 
+use crate::cli::entries::{EntryReader, LoggedEntry};
 use crate::cli::inputs::{CliInputs, input_paths, total_bytes};
 use crate::cli::progress::Progress;
 use crate::cli::{IngestArgs, input_format, refuse_writing_the_input};
 use crate::error::Error;
 use crate::io::DeadLetterSink;
-use crate::log::{
-    KafkaAddress, KafkaLog, KafkaOptions, LoggedInputs, Offsets, Partitioner, Schema,
-};
+use crate::log::{KafkaAddress, KafkaLog, KafkaOptions, Offsets, Partitioner, Schema};
 use crate::pipeline::{Inputs, Pipeline};
 use crate::record::Record;
 use std::time::{Duration, Instant};
@@ -99,7 +98,6 @@ where
     let mut first: Option<Offsets> = None;
     let mut last = log.high_watermarks()?;
     let appended = std::cell::Cell::new(0u64);
-    let mut ordinal = 0u64;
     let mut reported = Instant::now();
     let mut pending: Vec<(u64, I, Option<Vec<u8>>)> = Vec::with_capacity(args.batch_size);
     let mut flush = |pending: &mut Vec<(u64, I, Option<Vec<u8>>)>| -> Result<(), Error> {
@@ -120,16 +118,9 @@ where
         pending.clear();
         Ok(())
     };
-    loop {
-        let mut step = <P::Inputs as Inputs>::empty();
-        let state = <P::Inputs as CliInputs>::read(
-            &mut sources,
-            args.batch_size,
-            &mut step,
-            &mut |letter| dead.write(&letter),
-        )?;
-        for (alone, entry) in <P::Inputs as LoggedInputs>::entries(step) {
-            ordinal += 1;
+    let mut reader = EntryReader::<P>::new(&mut sources, args.batch_size, &named);
+    while let Some(entries) = reader.next(&mut dead)? {
+        for LoggedEntry { event_time, entry } in entries {
             let how = how.get_or_insert_with(|| {
                 if several_inputs {
                     Partitioner::RoundRobin("records of several inputs".into())
@@ -141,9 +132,6 @@ where
                 Partitioner::ByKey(_) => partition_key(&entry, P::VIEW_KEY),
                 Partitioner::RoundRobin(_) => None,
             };
-            let event_time = crate::cli::event_time::event_time_of::<P>(&alone, || {
-                format!("{named}: record {ordinal}")
-            })?;
             pending.push((event_time, entry, key));
             if pending.len() >= args.batch_size {
                 flush(&mut pending)?;
@@ -153,13 +141,7 @@ where
                 }
             }
         }
-        shown.set(<P::Inputs as CliInputs>::bytes_read(&sources));
-        if state.ended {
-            break;
-        }
-        if state.waiting {
-            <P::Inputs as CliInputs>::wait(&mut sources);
-        }
+        shown.set(<P::Inputs as CliInputs>::bytes_read(reader.sources()));
     }
     flush(&mut pending)?;
     drop(shown);

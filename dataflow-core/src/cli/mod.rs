@@ -57,6 +57,7 @@
 //!   [`crate::observe`]); `RUST_LOG` filters the logs on standard error (warnings by default).
 
 mod args;
+mod entries;
 mod event_time;
 mod feed;
 mod ingest;
