@@ -15,6 +15,9 @@ pub(crate) struct LoggedEntry<E> {
     pub entry: E,
 }
 
+/// The entries of one read of `P`'s inputs.
+pub(crate) type Entries<P> = Vec<LoggedEntry<<<P as Pipeline>::Inputs as LoggedInputs>::Entry>>;
+
 /// Reads `P`'s input files, `batch` records of each input per read, waiting for a live input.
 pub(crate) struct EntryReader<'a, P: Pipeline>
 where
@@ -55,7 +58,7 @@ where
     pub(crate) fn next(
         &mut self,
         dead: &mut DeadLetterSink,
-    ) -> Result<Option<Vec<LoggedEntry<<P::Inputs as LoggedInputs>::Entry>>>, Error> {
+    ) -> Result<Option<Entries<P>>, Error> {
         if self.ended {
             return Ok(None);
         }
