@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cluster::{hostfile, spawn, wait};
+use common::cluster::{hostfile, spawn, strings, wait};
 use common::{run, stdout, timed_sales, timed_sales_with_late};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ fn two_processes_replay_the_file_log_as_one_worker_does() {
     let log = log.to_str().unwrap();
     let one = dir.path().join("one.jsonl");
     let base = |out: &Path| -> Vec<String> {
-        [
+        strings(&[
             "--mode",
             "replay",
             "--log",
@@ -48,10 +48,7 @@ fn two_processes_replay_the_file_log_as_one_worker_does() {
             "-q",
             "--output",
             out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     };
     run(
         "windowed_sales",
@@ -76,12 +73,9 @@ fn two_processes_replay_the_file_log_as_one_worker_does() {
         &["--mode", "replay", "--log", log, "-q"],
     ));
     let both = dir.path().join("both.jsonl");
-    let mut args: Vec<String> = [
+    let mut args: Vec<String> = strings(&[
         "--mode", "replay", "--log", log, "-q", "-w", "2", "--output",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     args.push(both.to_str().unwrap().to_string());
     let hosts = hostfile(dir.path(), 2);
     let second = spawn("windowed_sales", &args, 1, &hosts);
@@ -105,7 +99,7 @@ fn a_killed_process_stops_its_peer_by_name_and_a_restart_resumes_from_the_checkp
     let log = ingest(dir.path(), 20_000);
     let log = log.to_str().unwrap();
     let args = |out: &Path, checkpoint: &Path| -> Vec<String> {
-        [
+        strings(&[
             "--mode",
             "replay",
             "--log",
@@ -122,10 +116,7 @@ fn a_killed_process_stops_its_peer_by_name_and_a_restart_resumes_from_the_checkp
             out.to_str().unwrap(),
             "--checkpoint",
             checkpoint.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     };
     let one = dir.path().join("one.jsonl");
     let one_checkpoint = dir.path().join("one.checkpoint");
@@ -186,7 +177,7 @@ fn a_killed_process_zero_stops_its_peer_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let log = ingest(dir.path(), 20_000);
     let out = dir.path().join("out.jsonl");
-    let args: Vec<String> = [
+    let args: Vec<String> = strings(&[
         "--mode",
         "replay",
         "--log",
@@ -197,10 +188,7 @@ fn a_killed_process_zero_stops_its_peer_by_name() {
         "-q",
         "--output",
         out.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let hosts = hostfile(dir.path(), 2);
     let second = spawn("windowed_sales", &args, 1, &hosts);
     let mut first = spawn("windowed_sales", &args, 0, &hosts);
@@ -253,7 +241,7 @@ fn late_records_turned_away_on_any_process_reach_the_late_output() {
         ],
     );
     let args = |out: &Path, late: &Path| -> Vec<String> {
-        [
+        strings(&[
             "--mode",
             "replay",
             "--log",
@@ -267,10 +255,7 @@ fn late_records_turned_away_on_any_process_reach_the_late_output() {
             out.to_str().unwrap(),
             "--late",
             late.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     };
     let (one, one_late) = (dir.path().join("one.jsonl"), dir.path().join("one.late"));
     run(
@@ -303,7 +288,7 @@ fn a_stopped_process_is_noticed_by_its_silence_within_the_peer_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let log = ingest(dir.path(), 20_000);
     let out = dir.path().join("out.jsonl");
-    let args: Vec<String> = [
+    let args: Vec<String> = strings(&[
         "--mode",
         "replay",
         "--log",
@@ -316,10 +301,7 @@ fn a_stopped_process_is_noticed_by_its_silence_within_the_peer_timeout() {
         "2s",
         "--output",
         out.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let hosts = hostfile(dir.path(), 2);
     let mut second = spawn("windowed_sales", &args, 1, &hosts);
     let first = spawn("windowed_sales", &args, 0, &hosts);

@@ -10,7 +10,7 @@ mod common;
 
 use broker::Broker;
 use common::builds::{first_build, later_build};
-use common::cluster::{hostfile, spawn, wait};
+use common::cluster::{hostfile, spawn, strings, wait};
 use common::{example, run, run_within, stderr, stdout, timed_sales};
 use dataflow_core::kappa::{self, Phase, ServedView};
 use dataflow_core::log::{KafkaAddress, KafkaLog, KafkaOptions, Log, Offsets, Tail};
@@ -258,7 +258,7 @@ fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
     .expect("ingest ends");
     ok(&ingested, "ingest");
     let args = |out: &Path, checkpoint: &Path| -> Vec<String> {
-        [
+        strings(&[
             "--mode",
             "replay",
             "--log",
@@ -275,10 +275,7 @@ fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
             out.to_str().unwrap(),
             "--checkpoint",
             checkpoint.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     };
     let (whole, whole_checkpoint) = (dir.path().join("whole.jsonl"), dir.path().join("whole.cp"));
     ok(
@@ -485,7 +482,7 @@ fn two_processes_replay_their_own_partitions_and_resume_from_one_checkpoint() {
         .unwrap()
         .head();
     let args = |out: &Path, more: &[&str]| -> Vec<String> {
-        let mut args: Vec<String> = [
+        let mut args = strings(&[
             "--mode",
             "replay",
             "--log",
@@ -496,11 +493,8 @@ fn two_processes_replay_their_own_partitions_and_resume_from_one_checkpoint() {
             "10m",
             "--output",
             out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(more.iter().map(|s| s.to_string()));
+        ]);
+        args.extend(strings(more));
         args
     };
     let one = dir.path().join("one.jsonl");

@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Command-line arguments as owned strings, for [`spawn`].
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
 /// A host file for `n` processes on loopback ports free now.
 pub fn hostfile(dir: &Path, n: usize) -> PathBuf {
     let listeners: Vec<std::net::TcpListener> = (0..n)

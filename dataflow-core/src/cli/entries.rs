@@ -55,10 +55,7 @@ where
 
     /// The next read's entries (none at times, while a live input waits); `None` once every input
     /// ended. Malformed records go to `dead`.
-    pub(crate) fn next(
-        &mut self,
-        dead: &mut DeadLetterSink,
-    ) -> Result<Option<Entries<P>>, Error> {
+    pub(crate) fn next(&mut self, dead: &mut DeadLetterSink) -> Result<Option<Entries<P>>, Error> {
         if self.ended {
             return Ok(None);
         }
