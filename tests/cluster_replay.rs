@@ -6,13 +6,18 @@
 mod common;
 
 use common::cluster::{hostfile, spawn, strings, wait};
-use common::{run, stdout, timed_sales, timed_sales_with_late};
+use common::{run, stdout, timed_sales_with_late};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn ingest(dir: &Path, rows: usize) -> PathBuf {
+    ingest_with_late(dir, rows, None)
+}
+
+/// [`ingest`], with every `late_every`-th row two hours behind the others.
+fn ingest_with_late(dir: &Path, rows: usize, late_every: Option<usize>) -> PathBuf {
     let input = dir.join("sales.csv");
-    timed_sales(&input, rows);
+    timed_sales_with_late(&input, rows, late_every);
     let log = dir.join("log");
     run(
         "windowed_sales",
@@ -26,6 +31,15 @@ fn ingest(dir: &Path, rows: usize) -> PathBuf {
         ],
     );
     log
+}
+
+/// Waits (at most a minute) until `out` has something in it.
+fn wait_for_output(out: &Path) {
+    let started = Instant::now();
+    while std::fs::metadata(out).map_or(0, |m| m.len()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no output");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -192,11 +206,7 @@ fn a_killed_process_zero_stops_its_peer_by_name() {
     let hosts = hostfile(dir.path(), 2);
     let second = spawn("windowed_sales", &args, 1, &hosts);
     let mut first = spawn("windowed_sales", &args, 0, &hosts);
-    let started = Instant::now();
-    while std::fs::metadata(&out).map_or(0, |m| m.len()) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no output");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_output(&out);
     first.kill().unwrap();
     first.wait().unwrap();
     let (status, err) = wait(
@@ -226,20 +236,7 @@ fn sorted_lines(path: &Path) -> Vec<String> {
 #[test]
 fn late_records_turned_away_on_any_process_reach_the_late_output() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("late.csv");
-    timed_sales_with_late(&input, 4000, Some(50));
-    let log = dir.path().join("log");
-    run(
-        "windowed_sales",
-        &[
-            "ingest",
-            "--input",
-            input.to_str().unwrap(),
-            "--log",
-            log.to_str().unwrap(),
-            "-q",
-        ],
-    );
+    let log = ingest_with_late(dir.path(), 4000, Some(50));
     let args = |out: &Path, late: &Path| -> Vec<String> {
         strings(&[
             "--mode",
@@ -305,11 +302,7 @@ fn a_stopped_process_is_noticed_by_its_silence_within_the_peer_timeout() {
     let hosts = hostfile(dir.path(), 2);
     let mut second = spawn("windowed_sales", &args, 1, &hosts);
     let first = spawn("windowed_sales", &args, 0, &hosts);
-    let started = Instant::now();
-    while std::fs::metadata(&out).map_or(0, |m| m.len()) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no output");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_output(&out);
     // A stopped process keeps its connections open: only its silence tells.
     let stop = |signal: &str| {
         std::process::Command::new("kill")
