@@ -231,16 +231,10 @@ fn follow_picks_up_what_is_ingested_meanwhile() {
     assert_eq!(std::fs::read_to_string(&output).unwrap(), batch);
 }
 
-/// Generated timed sales for windowed_sales.
-#[test]
-fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
-    let Some(broker) = Broker::start("a_checkpointed_replay_killed_and_restarted") else {
-        return;
-    };
-    let topic = broker.topic("timed");
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("timed.csv");
-    timed_sales(&input, 5000);
+/// Ingests `rows` generated timed sales into `topic` (3 partitions) with windowed_sales.
+fn ingest_timed_sales(dir: &Path, topic: &str, rows: usize) {
+    let input = dir.join("timed.csv");
+    timed_sales(&input, rows);
     let ingested = run_within(
         "windowed_sales",
         &[
@@ -248,7 +242,7 @@ fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
             "--input",
             input.to_str().unwrap(),
             "--log",
-            &topic,
+            topic,
             "--partitions",
             "3",
             "-q",
@@ -257,6 +251,16 @@ fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
     )
     .expect("ingest ends");
     ok(&ingested, "ingest");
+}
+
+#[test]
+fn a_checkpointed_replay_killed_and_restarted_writes_the_same_output() {
+    let Some(broker) = Broker::start("a_checkpointed_replay_killed_and_restarted") else {
+        return;
+    };
+    let topic = broker.topic("timed");
+    let dir = tempfile::tempdir().unwrap();
+    ingest_timed_sales(dir.path(), &topic, 5000);
     let args = |out: &Path, checkpoint: &Path| -> Vec<String> {
         strings(&[
             "--mode",
@@ -462,22 +466,7 @@ fn two_processes_replay_their_own_partitions_and_resume_from_one_checkpoint() {
     };
     let topic = broker.topic("shared");
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("timed.csv");
-    timed_sales(&input, 6000);
-    let ingest = [
-        "ingest",
-        "--input",
-        input.to_str().unwrap(),
-        "--log",
-        &topic,
-        "--partitions",
-        "3",
-        "-q",
-    ];
-    ok(
-        &run_within("windowed_sales", &ingest, LIMIT).expect("ingest ends"),
-        "ingest",
-    );
+    ingest_timed_sales(dir.path(), &topic, 6000);
     let head = KafkaLog::connect(&address(&broker, "shared"), KafkaOptions::default())
         .unwrap()
         .head();
