@@ -95,7 +95,11 @@ pub struct Checkpoint<O, Pos = u64> {
 
 /// A checkpoint of format 2, which had no parts per process (it was always of one process).
 #[derive(Deserialize)]
-#[serde(bound(deserialize = "O: DeserializeOwned, Pos: DeserializeOwned"))]
+#[cfg_attr(test, derive(Serialize))]
+#[serde(bound(
+    serialize = "O: Serialize, Pos: Serialize",
+    deserialize = "O: DeserializeOwned, Pos: DeserializeOwned"
+))]
 struct CheckpointV2<O, Pos> {
     pipeline: String,
     version: String,
@@ -359,18 +363,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_of_format_2_still_loads() {
-        #[derive(Serialize)]
-        struct V2 {
-            pipeline: String,
-            version: String,
-            settings: Vec<(String, String)>,
-            from: u64,
-            offset: u64,
-            sink: u64,
-            output: Vec<(String, isize)>,
-            journal: Vec<FeedMark>,
-        }
-        let v2 = V2 {
+        let v2 = CheckpointV2::<String, u64> {
             pipeline: "p".into(),
             version: "v".into(),
             settings: Vec::new(),
