@@ -594,11 +594,5 @@ fn print_table(args: &Args, runs: usize, keys: usize, results: &[Measured]) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit::exit(run(&args))
 }

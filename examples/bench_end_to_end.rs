@@ -526,11 +526,5 @@ fn main() -> ExitCode {
         Some(paths) => naive(&paths[0], &paths[1]),
         None => run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit::exit(result)
 }

@@ -18,6 +18,9 @@
 //! Every replay's output is checked equal to `Runner::batch` of the same records in memory before a
 //! figure is printed. Times are the best of `--runs`.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use clap::Parser;
 use dataflow_core::kappa;
 use dataflow_core::log::{
@@ -500,11 +503,5 @@ fn main() -> ExitCode {
         Some(spec) => child(spec),
         None => run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit::exit(result)
 }

@@ -1103,11 +1103,5 @@ fn main() -> ExitCode {
         Some(kind) => child(&args, kind),
         None => run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit::exit(result)
 }

@@ -1,4 +1,7 @@
-//! What the benchmarks share: the input generator, the generated sales and whole-process timing.
+//! What the benchmarks share: the input generator, the generated sales, whole-process timing and
+//! how they exit.
+
+pub mod exit;
 
 pub mod rng;
 pub mod sales;
